@@ -1,0 +1,384 @@
+"""The `fundpilot` command.
+
+Results go to stdout (one JSON document with --json); errors go to stderr with exit
+code 2 for bad input or a refused action and 1 for a failed verification.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fundpilot.rules.errors import Refused
+from fundpilot.rules.rulebook import RulebookInvalid, load_rulebook
+from fundpilot.rules.rulebook_diff import diff_rulebooks
+
+app = typer.Typer(no_args_is_help=True, help="fundpilot: integrated funding pilots, controlled.")
+rulebook_app = typer.Typer(no_args_is_help=True, help="Check and compare rulebook files.")
+pilot_app = typer.Typer(no_args_is_help=True, help="Create and amend pilots.")
+audit_app = typer.Typer(no_args_is_help=True, help="Verify and checkpoint the decision log.")
+app.add_typer(rulebook_app, name="rulebook")
+app.add_typer(pilot_app, name="pilot")
+app.add_typer(audit_app, name="audit")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens for machine clients.")
+app.add_typer(token_app, name="token")
+
+out = Console()
+err = Console(stderr=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by", envvar="FUNDPILOT_USER", help="Who acts (username); or set FUNDPILOT_USER."
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def emit(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def setup_django(home: Path | None = None) -> None:
+    """Configure Django and bring the database schema up to date."""
+    if home is not None:
+        os.environ["FUNDPILOT_HOME"] = str(home)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fundpilot.settings")
+    import django
+    from django.apps import apps
+    from django.core.management import call_command
+
+    if apps.ready:  # already configured by the caller (tests run commands in-process)
+        return
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def user_named(username: str) -> Any:
+    from fundpilot.pilots.models import User
+
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        fail(f"no active user '{username}'")
+    return user
+
+
+def pilot_named(slug: str) -> Any:
+    from fundpilot.pilots.models import Pilot
+
+    pilot = Pilot.objects.filter(slug=slug).first()
+    if pilot is None:
+        fail(f"no pilot '{slug}'")
+    return pilot
+
+
+def refused(exc: Refused) -> NoReturn:
+    where = f" [{exc.field}]" if exc.field else ""
+    fail(f"{exc.code}: {exc.message}{where}")
+
+
+# --- rulebook -----------------------------------------------------------------------------
+
+
+@rulebook_app.command("check")
+def rulebook_check(files: list[Path], as_json: JsonOpt = False) -> None:
+    """Validate rulebook files; every error with its dotted path. Exit 2 on any error."""
+    results, bad = [], False
+    for path in files:
+        try:
+            rb = load_rulebook(path)
+        except RulebookInvalid as exc:
+            bad = True
+            results.append(
+                {
+                    "file": str(path),
+                    "valid": False,
+                    "errors": [{"path": e.path, "message": e.message} for e in exc.errors],
+                }
+            )
+            if not as_json:
+                for e in exc.errors:
+                    err.print(f"{path}: {e}", markup=False, highlight=False)
+            continue
+        summary = (
+            f"{rb.pilot.id} ({rb.pilot.kind}): {len(rb.milestones)} milestones, "
+            f"{len(rb.payers)} payers, {len(rb.decision_rights)} decision rights"
+        )
+        results.append({"file": str(path), "valid": True, "pilot": rb.pilot.id, "summary": summary})
+        if not as_json:
+            out.print(f"{path}: ok — {summary}", markup=False, highlight=False)
+    if as_json:
+        emit({"valid": not bad, "files": results})
+    if bad:
+        raise typer.Exit(2)
+
+
+@rulebook_app.command("diff")
+def rulebook_diff(old: Path, new: Path, as_json: JsonOpt = False) -> None:
+    """What changed between two rulebook files, rule by rule."""
+    try:
+        changes = diff_rulebooks(load_rulebook(old), load_rulebook(new))
+    except RulebookInvalid as exc:
+        fail("; ".join(str(e) for e in exc.errors))
+    if as_json:
+        emit({"old": str(old), "new": str(new), "changes": changes})
+        return
+    for line in changes or ["no changes"]:
+        out.print(line, markup=False, highlight=False)
+
+
+# --- pilots -------------------------------------------------------------------------------
+
+
+@pilot_app.command("create")
+def pilot_create(file: Path, by: ByOpt, as_json: JsonOpt = False) -> None:
+    """Create a pilot from its first rulebook (administrators only)."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.pilots import actions
+
+    document = _read(file)
+    try:
+        pilot = actions.create_pilot(document=document, by=user_named(by), at=timezone.now())
+    except Refused as exc:
+        refused(exc)
+    result = {"pilot": pilot.slug, "name": pilot.name, "rulebook_version": 1}
+    emit(result) if as_json else out.print(f"created pilot {pilot.slug}: {pilot.name}")
+
+
+@pilot_app.command("amend")
+def pilot_amend(
+    pilot: str,
+    file: Path,
+    reason: Annotated[str, typer.Option()],
+    by: ByOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve an amended rulebook as the pilot's next version."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.pilots import actions
+
+    document = _read(file)
+    try:
+        version = actions.amend_rulebook(
+            pilot=pilot_named(pilot),
+            document=document,
+            reason=reason,
+            by=user_named(by),
+            at=timezone.now(),
+        )
+    except Refused as exc:
+        refused(exc)
+    if as_json:
+        emit({"pilot": pilot, "rulebook_version": version.number, "changes": version.changes})
+        return
+    out.print(f"{pilot}: rulebook version {version.number} approved")
+    for line in version.changes:
+        out.print(f"  {line}", markup=False, highlight=False)
+
+
+@pilot_app.command("list")
+def pilot_list(by: ByOpt, as_json: JsonOpt = False) -> None:
+    """Pilots the user takes part in."""
+    setup_django()
+    from fundpilot.pilots import policy
+
+    user = user_named(by)
+    rows = [
+        {"id": p.slug, "name": p.name, "kind": p.kind, "rulebook_version": p.current.number}
+        for p in policy.visible_pilots(user)
+    ]
+    if as_json:
+        emit(rows)
+        return
+    table = Table("id", "name", "kind", "version")
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["kind"], str(r["rulebook_version"]))
+    out.print(table)
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}")
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(
+    by: ByOpt,
+    pilot: Annotated[
+        str | None, typer.Option(help="One pilot's chain (default: every chain).")
+    ] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="A checkpoint file a payer kept.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute the hash chains; with --checkpoint, prove the log only grew since it."""
+    setup_django()
+    from fundpilot.audit import log
+    from fundpilot.rules.signing import checkpoint_from_json
+
+    user = user_named(by)
+    if checkpoint is not None:
+        try:
+            cp = checkpoint_from_json(_read(checkpoint))
+        except ValueError as exc:
+            fail(f"{checkpoint}: {exc}")
+        chain_pilot = (
+            pilot_named(cp.chain.removeprefix("pilot:")) if cp.chain != log.SYSTEM_CHAIN else None
+        )
+        _require(user, "audit.verify" if chain_pilot else "system.audit.view", chain_pilot)
+        verdicts = [log.verify_against(cp)]
+    else:
+        names = [log.pilot_chain(pilot)] if pilot else log.chains()
+        for name in names:
+            target = None if name == log.SYSTEM_CHAIN else pilot_named(name.removeprefix("pilot:"))
+            _require(user, "audit.verify" if target else "system.audit.view", target)
+        verdicts = [log.verify(name) for name in names]
+    ok = all(v.ok for v in verdicts)
+    if as_json:
+        emit(
+            {
+                "ok": ok,
+                "checked": sum(v.checked for v in verdicts),
+                "chains": [v.__dict__ for v in verdicts],
+            }
+        )
+    else:
+        for v in verdicts:
+            if v.ok:
+                out.print(f"{v.chain}: ok, {v.checked} records checked", highlight=False)
+            else:
+                bad = f"record #{v.first_bad}: " if v.first_bad else ""
+                err.print(f"{v.chain}: FAILED at {bad}{v.problem}", markup=False, highlight=False)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    by: ByOpt,
+    pilot: Annotated[str, typer.Option(help="The pilot whose log is signed.")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Where to write it.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign (size, root, time) of the pilot's log with its Ed25519 key; payers keep the file."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.audit import log
+    from fundpilot.rules.signing import checkpoint_to_json
+
+    target = pilot_named(pilot)
+    _require(user_named(by), "audit.checkpoint", target)
+    try:
+        cp = log.checkpoint(log.pilot_chain(target.slug), at=timezone.now())
+    except ValueError as exc:
+        fail(str(exc), 1)
+    path = out_file or Path(f"{target.slug}-checkpoint-{cp.size}.json")
+    path.write_text(checkpoint_to_json(cp), encoding="utf-8")
+    if as_json:
+        emit({"file": str(path), "chain": cp.chain, "size": cp.size, "root": cp.root})
+    else:
+        out.print(
+            f"{cp.chain}: signed checkpoint of {cp.size} records, root {cp.root} → {path}",
+            highlight=False,
+        )
+
+
+def _require(user: Any, perm: str, pilot: Any) -> None:
+    from fundpilot.pilots import policy
+
+    try:
+        policy.require(user, perm, pilot)
+    except Refused as exc:
+        refused(exc)
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+@token_app.command("issue")
+def token_issue(
+    by: ByOpt,
+    label: Annotated[str, typer.Option(help="What the token is for.")],
+    user: Annotated[
+        str | None, typer.Option("--for", help="Whose token (default: yourself).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a bearer token; it is shown once and only its hash is kept."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.pilots import actions
+
+    actor = user_named(by)
+    try:
+        secret = actions.issue_api_token(
+            user=user_named(user) if user else actor, label=label, by=actor, at=timezone.now()
+        )
+    except Refused as exc:
+        refused(exc)
+    emit({"token": secret, "label": label}) if as_json else out.print(secret, highlight=False)
+
+
+# --- running it ---------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    home: Annotated[
+        Path | None, typer.Option(help="Data folder (default $FUNDPILOT_HOME or ./var).")
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load, then stop.")] = False,
+) -> None:
+    """Load the example pilots with their parties and one demo user per role, then serve."""
+    setup_django(home)
+    from fundpilot import demo as demo_data
+
+    logins = demo_data.load(progress=out)
+    width = max(len(row.username) for row in logins)
+    out.print(f"\nDemo logins — every one uses the password: {demo_data.PASSWORD}\n", highlight=False)
+    for row in logins:
+        out.print(f"  {row.username:<{width}}  {row.roles}  ({row.organisation})", highlight=False,
+                  soft_wrap=True)
+    if not no_serve:
+        _serve("127.0.0.1", port)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the web app and API (a single process; use gunicorn for several)."""
+    setup_django()
+    _serve(host, port)
+
+
+def _serve(host: str, port: int) -> None:
+    from django.core.management import call_command
+
+    out.print(f"fundpilot at http://{host}:{port}/  (API: /api/v1/docs)")
+    call_command("runserver", f"{host}:{port}", use_reloader=False, insecure_serving=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,140 @@
+"""The demo installation: the example pilots, their parties, one user per role.
+
+Everything goes through the real actions, so the audit log of a demo is the log a
+real installation would have. Loading twice changes nothing.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+from django.utils.text import slugify
+
+from fundpilot.pilots import actions
+from fundpilot.pilots.models import Membership, Organisation, Party, Pilot, User
+from fundpilot.rules.rulebook import load_rulebook
+from fundpilot.rules.vocabulary import OrgKind, Role
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PASSWORD = "pilot-demo-2026"
+
+ORGANISATIONS = [
+    ("pilot-office", "Cascade Integrated Care Pilot Office", OrgKind.PILOT_OFFICE),
+    ("riverside", "Riverside Community Services", OrgKind.PROVIDER),
+    ("northstar", "Northstar Recovery Partners", OrgKind.PROVIDER),
+    ("keystone-verification", "Keystone Independent Verification", OrgKind.VERIFICATION_BODY),
+    ("meridian-assurance", "Meridian Assurance Group", OrgKind.ASSURANCE_BODY),
+]
+
+# (username, full name, organisation, role, system-wide?)
+PEOPLE = [
+    ("admin", "Avery Admin", "pilot-office", Role.ADMINISTRATOR, True),
+    ("auditor", "Aubrey Auditor", "meridian-assurance", Role.AUDITOR, True),
+    ("enrollment", "Elena Ortiz", "riverside", Role.ENROLLMENT_MANAGER, False),
+    ("approver", "Marcus Bell", "pilot-office", Role.ACTIVATION_APPROVER, False),
+    ("compliance", "Priya Raman", "pilot-office", Role.COMPLIANCE, False),
+    ("recovery", "Dana Whitfield", "riverside", Role.RECOVERY_LEAD, False),
+    ("frontline", "Jordan Lee", "riverside", Role.FRONTLINE, False),
+    ("supervisor", "Sam Okafor", "riverside", Role.SUPERVISOR, False),
+    ("quality", "Quinn Harper", "pilot-office", Role.QUALITY_REVIEWER, False),
+    ("clinical", "Dr Lena Kowalski", "riverside", Role.CLINICAL_LEAD, False),
+    ("verifier", "Victor Nguyen", "keystone-verification", Role.VERIFIER, False),
+    ("finance", "Frances Cole", "pilot-office", Role.FINANCE, False),
+    ("sponsor", "Grace Adeyemi", "pilot-office", Role.EXECUTIVE_SPONSOR, False),
+    ("board", "Bernard Ellis", "pilot-office", Role.BOARD_CHAIR, False),
+    ("assurance", "Asha Menon", "meridian-assurance", Role.ASSURANCE_REVIEWER, False),
+    ("frontline-northstar", "Riley Chen", "northstar", Role.FRONTLINE, False),
+]
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    organisation: str
+    roles: str
+
+
+def load(progress: Any = None) -> list[Login]:
+    """Load (or top up) the demo installation and return its logins."""
+    now = timezone.now()
+    say = progress.print if progress else (lambda *a, **k: None)
+    orgs = {code: _organisation(code, name, kind, now) for code, name, kind in ORGANISATIONS}
+    admin = _user("admin", "Avery Admin", orgs["pilot-office"], None, now)
+    if not Membership.objects.filter(user=admin, role=Role.ADMINISTRATOR, pilot=None).exists():
+        actions.grant_role(user=admin, role=Role.ADMINISTRATOR, pilot=None, by=None, at=now)
+    people = {u: _user(u, name, orgs[org], admin, now) for u, name, org, _, _ in PEOPLE}
+    for username, _, _, role, system in PEOPLE:
+        if (
+            system
+            and not Membership.objects.filter(user=people[username], role=role, pilot=None).exists()
+        ):
+            actions.grant_role(user=people[username], role=role, pilot=None, by=admin, at=now)
+
+    for path in sorted(EXAMPLES.glob("*.toml")):
+        rulebook = load_rulebook(path)
+        pilot = Pilot.objects.filter(slug=rulebook.pilot.id).first()
+        if pilot is None:
+            say(f"loading {rulebook.pilot.name} from {path.name}")
+            pilot = actions.create_pilot(document=path.read_text(), by=admin, at=now)
+        for code, _, _ in ORGANISATIONS:
+            _party(pilot, orgs[code], "", admin, now)
+        for payer in rulebook.payers:
+            org = _organisation(slugify(payer.name)[:60], payer.name, OrgKind.PAYER, now, admin)
+            _party(pilot, org, payer.id, admin, now)
+            rep = _user(f"payer-{_initials(payer.name)}", f"{payer.name} representative", org,
+                        admin, now)
+            _grant(rep, Role.PAYER_REP, pilot, admin, now)
+        for username, _, _, role, system in PEOPLE:
+            if not system:
+                _grant(people[username], role, pilot, admin, now)
+
+    return [
+        Login(
+            u.username,
+            u.organisation.name if u.organisation else "",
+            ", ".join(sorted({m.role for m in u.memberships.all()})),
+        )
+        for u in User.objects.select_related("organisation")
+        .prefetch_related("memberships")
+        .order_by("organisation__kind", "username")
+    ]
+
+
+def _initials(name: str) -> str:
+    """'Front Range Health Plan (Medicaid MCO)' -> 'frhp', as people in the field say it."""
+    return "".join(word[0] for word in name.split("(")[0].split()).lower()
+
+
+def _organisation(
+    code: str, name: str, kind: OrgKind, at: Any, by: User | None = None
+) -> Organisation:
+    org = Organisation.objects.filter(code=code).first()
+    if org is None:
+        admin = by or User.objects.filter(memberships__role=Role.ADMINISTRATOR).first()
+        org = actions.create_organisation(code=code, name=name, kind=kind, by=admin, at=at)
+    return org
+
+
+def _user(username: str, full_name: str, org: Organisation, by: User | None, at: Any) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = actions.create_user(
+            username=username,
+            full_name=full_name,
+            organisation=org,
+            password=PASSWORD,
+            by=by,
+            at=at,
+        )
+    return user
+
+
+def _party(pilot: Pilot, org: Organisation, payer_id: str, by: User, at: Any) -> None:
+    if not Party.objects.filter(pilot=pilot, organisation=org).exists():
+        actions.add_party(pilot=pilot, organisation=org, payer_id=payer_id, by=by, at=at)
+
+
+def _grant(user: User, role: Role, pilot: Pilot, by: User, at: Any) -> None:
+    if not Membership.objects.filter(user=user, role=role, pilot=pilot).exists():
+        actions.grant_role(user=user, role=role, pilot=pilot, by=by, at=at)

@@ -1,0 +1,104 @@
+"""Standing fixtures: an installation with an administrator, one pilot from the
+examples, and people of the owner organisation, another organisation and outside."""
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from fundpilot.audit import append_only
+from fundpilot.pilots import actions
+from fundpilot.pilots.models import Organisation, Pilot, User
+from fundpilot.rules.vocabulary import OrgKind, Role
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only tests skip on SQLite with a reason (the PostgreSQL pass runs them)."""
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(
+                pytest.mark.skip(reason="needs PostgreSQL: runs in the PostgreSQL pass")
+            )
+
+
+@pytest.fixture
+def admin(db: None) -> User:
+    office = actions.create_organisation(
+        code="office", name="Pilot Office", kind=OrgKind.PILOT_OFFICE, by=None, at=NOW
+    )
+    user = actions.create_user(
+        username="admin",
+        organisation=office,
+        password="a-long-passphrase",
+        full_name="Avery Admin",
+        by=None,
+        at=NOW,
+    )
+    actions.grant_role(user=user, role=Role.ADMINISTRATOR, pilot=None, by=None, at=NOW)
+    return User.objects.get(pk=user.pk)
+
+
+def example(name: str) -> str:
+    return (EXAMPLES / f"{name}.toml").read_text()
+
+
+@pytest.fixture
+def pilot(admin: User) -> Pilot:
+    return actions.create_pilot(document=example("functional-recovery"), by=admin, at=NOW)
+
+
+def make_person(
+    username: str,
+    org: Organisation,
+    admin: User,
+    role: Role | None = None,
+    pilot: Pilot | None = None,
+) -> User:
+    user = actions.create_user(
+        username=username, organisation=org, password="a-long-passphrase", by=admin, at=NOW
+    )
+    if role is not None:
+        actions.grant_role(user=user, role=role, pilot=pilot, by=admin, at=NOW)
+    return User.objects.get(pk=user.pk)
+
+
+def organisation(code: str, kind: OrgKind, admin: User) -> Organisation:
+    return actions.create_organisation(code=code, name=code.title(), kind=kind, by=admin, at=NOW)
+
+
+@pytest.fixture
+def provider(admin: User) -> Organisation:
+    return organisation("riverside", OrgKind.PROVIDER, admin)
+
+
+@pytest.fixture
+def other_provider(admin: User) -> Organisation:
+    return organisation("northstar", OrgKind.PROVIDER, admin)
+
+
+@pytest.fixture
+def outsider(admin: User, other_provider: Organisation) -> User:
+    """Signed in, but holding no role in any pilot."""
+    return make_person("outsider", other_provider, admin)
+
+
+@pytest.fixture
+def _restore_append_only(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        append_only.install_all(connection)
+
+
+@pytest.fixture
+def committed_db(_restore_append_only: None, transactional_db: None) -> Iterator[None]:
+    """Real commits (for threads). The append-only triggers would refuse the test
+    database's flush afterwards, so they are lifted for it and put back after."""
+    yield
+    append_only.remove_all(connection)
