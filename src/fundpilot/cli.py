@@ -355,7 +355,7 @@ def demo(
 
     logins = demo_data.load(progress=out)
     width = max(len(row.username) for row in logins)
-    out.print(f"\nDemo logins — every one uses the password: {demo_data.PASSWORD}\n", highlight=False)
+    out.print(f"\nDemo logins (password for all: {demo_data.PASSWORD})\n", highlight=False)
     for row in logins:
         out.print(f"  {row.username:<{width}}  {row.roles}  ({row.organisation})", highlight=False,
                   soft_wrap=True)
