@@ -357,8 +357,11 @@ def demo(
     width = max(len(row.username) for row in logins)
     out.print(f"\nDemo logins (password for all: {demo_data.PASSWORD})\n", highlight=False)
     for row in logins:
-        out.print(f"  {row.username:<{width}}  {row.roles}  ({row.organisation})", highlight=False,
-                  soft_wrap=True)
+        out.print(
+            f"  {row.username:<{width}}  {row.roles}  ({row.organisation})",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not no_serve:
         _serve("127.0.0.1", port)
 

@@ -82,8 +82,9 @@ def load(progress: Any = None) -> list[Login]:
         for payer in rulebook.payers:
             org = _organisation(slugify(payer.name)[:60], payer.name, OrgKind.PAYER, now, admin)
             _party(pilot, org, payer.id, admin, now)
-            rep = _user(f"payer-{_initials(payer.name)}", f"{payer.name} representative", org,
-                        admin, now)
+            rep = _user(
+                f"payer-{_initials(payer.name)}", f"{payer.name} representative", org, admin, now
+            )
             _grant(rep, Role.PAYER_REP, pilot, admin, now)
         for username, _, _, role, system in PEOPLE:
             if not system:
