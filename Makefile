@@ -29,8 +29,8 @@ serve: install
 	$(RUN) fundpilot serve
 
 lint: install
-	$(RUN) ruff check src tests bench
-	$(RUN) ruff format --check src tests bench
+	$(RUN) ruff check src tests $(wildcard bench)
+	$(RUN) ruff format --check src tests $(wildcard bench)
 	$(RUN) mypy
 	$(RUN) lint-imports
 
