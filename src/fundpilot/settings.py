@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "fundpilot.audit",
     "fundpilot.pilots",
+    "fundpilot.participants",
     "fundpilot.web",
 ]
 

@@ -1,6 +1,6 @@
 """Pilots, their immutable rulebook versions, organisations, people and roles."""
 
-from functools import cached_property
+from functools import lru_cache
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -73,9 +73,15 @@ class RulebookVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.pilot.slug} v{self.number}"
 
-    @cached_property
+    @property
     def rulebook(self) -> Rulebook:
-        return parse_rulebook(self.document)
+        return _parsed(self.sha256, self.document)
+
+
+@lru_cache(maxsize=128)
+def _parsed(sha256: str, document: str) -> Rulebook:
+    """Rulebooks are frozen and versions immutable, so one parse per version serves all."""
+    return parse_rulebook(document)
 
 
 class Party(models.Model):

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 import rules
 from fundpilot.pilots.models import Membership, Pilot, User
 from fundpilot.rules.errors import NotPermitted
-from fundpilot.rules.vocabulary import Role
+from fundpilot.rules.vocabulary import OrgKind, Role
 
 EVERY_ROLE = frozenset(Role)
 OVERSIGHT = frozenset(
@@ -28,6 +28,23 @@ OVERSIGHT = frozenset(
     }
 )
 
+PROVIDER_STAFF = frozenset(
+    {
+        Role.ENROLLMENT_MANAGER,
+        Role.RECOVERY_LEAD,
+        Role.FRONTLINE,
+        Role.SUPERVISOR,
+        Role.CLINICAL_LEAD,
+        Role.QUALITY_REVIEWER,
+        Role.ACTIVATION_APPROVER,
+    }
+)
+# Who may see participants at all; organisation scoping (see `participants_scope`) then
+# narrows provider staff to their own organisation's participants. Payers see funds.
+PARTICIPANT_READERS = PROVIDER_STAFF | frozenset(
+    {Role.COMPLIANCE, Role.AUDITOR, Role.ADMINISTRATOR, Role.ASSURANCE_REVIEWER}
+)
+
 # Permissions within a pilot: which roles hold them.
 PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "pilot.view": EVERY_ROLE,
@@ -38,6 +55,26 @@ PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "rulebook.amend": frozenset({Role.ADMINISTRATOR}),
     "party.manage": frozenset({Role.ADMINISTRATOR}),
     "role.grant": frozenset({Role.ADMINISTRATOR}),
+    # Participant lifecycle (C1–C6)
+    "participant.view": PARTICIPANT_READERS,
+    "queue.view": EVERY_ROLE,
+    "eligibility.import": frozenset({Role.COMPLIANCE, Role.ADMINISTRATOR}),
+    "referral.receive": frozenset({Role.ENROLLMENT_MANAGER}),
+    "assessment.record": frozenset(
+        {Role.ENROLLMENT_MANAGER, Role.FRONTLINE, Role.CLINICAL_LEAD, Role.SUPERVISOR}
+    ),
+    "eligibility.file": frozenset({Role.ENROLLMENT_MANAGER}),
+    "activation.decide": frozenset({Role.ACTIVATION_APPROVER}),
+    "roster.remove": frozenset({Role.ACTIVATION_APPROVER}),
+    "compliance.review": frozenset({Role.COMPLIANCE}),
+    "service_level.request": frozenset({Role.ENROLLMENT_MANAGER, Role.FRONTLINE, Role.SUPERVISOR}),
+    "service_level.decide": frozenset({Role.CLINICAL_LEAD}),
+    "pathway.release": frozenset({Role.RECOVERY_LEAD}),
+    "activity.record": frozenset({Role.FRONTLINE, Role.SUPERVISOR, Role.RECOVERY_LEAD}),
+    "barrier.manage": frozenset({Role.FRONTLINE, Role.SUPERVISOR, Role.RECOVERY_LEAD}),
+    "progression.review": frozenset({Role.SUPERVISOR}),
+    "engagement.record": frozenset({Role.FRONTLINE, Role.SUPERVISOR, Role.RECOVERY_LEAD}),
+    "breaches.view": OVERSIGHT | frozenset({Role.SUPERVISOR, Role.QUALITY_REVIEWER}),
 }
 # Permissions over the installation: held through a system-wide membership.
 SYSTEM_PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -96,6 +133,35 @@ def require(user: Any, perm: str, pilot: Pilot | None = None) -> Role | None:
     if table is None:
         return None
     return min(roles_in(user, pilot) & table, key=list(Role).index)
+
+
+def sees_every_provider(user: Any, pilot: Pilot) -> bool:
+    """Pilot-office staff, auditors and assurance see all providers' participants."""
+    if roles_in(user, pilot) & {Role.AUDITOR, Role.ADMINISTRATOR, Role.ASSURANCE_REVIEWER}:
+        return True
+    org = getattr(user, "organisation", None)
+    return org is not None and org.kind == OrgKind.PILOT_OFFICE
+
+
+def participants_scope(
+    user: Any, pilot: Pilot, rows: QuerySet[Any], provider_field: str = "provider"
+) -> QuerySet[Any]:
+    """Narrow a queryset of participant-linked rows to what the user may see."""
+    if not allowed(user, "participant.view", pilot):
+        return rows.none()
+    if sees_every_provider(user, pilot):
+        return rows
+    return rows.filter(**{provider_field: user.organisation_id})
+
+
+def require_for_provider(user: Any, perm: str, pilot: Pilot, provider_id: int) -> Role | None:
+    """`require`, plus organisation scoping: provider staff act only on their own cases."""
+    role = require(user, perm, pilot)
+    if not sees_every_provider(user, pilot) and user.organisation_id != provider_id:
+        raise NotPermitted(
+            "other_organisation", "this participant belongs to another provider organisation"
+        )
+    return role
 
 
 def visible_pilots(user: User) -> QuerySet[Pilot]:

@@ -1,10 +1,7 @@
 """Pages. Thin: ask the policy, call one query or action, render."""
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,32 +9,7 @@ from django.views.decorators.http import require_GET
 
 from fundpilot.audit import log
 from fundpilot.pilots import policy, queries
-from fundpilot.pilots.access import permission, pilot_for
-from fundpilot.rules.errors import NotPermitted
-
-
-def page(perm: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Sign-in, then the policy: a pilot page gets the Pilot and the viewer's role."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @permission(perm)
-        @wraps(view)
-        def wrapped(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            try:
-                if "pilot" in kwargs:
-                    kwargs["pilot"], _ = pilot_for(request.user, kwargs["pilot"], perm)
-                elif not policy.allowed(request.user, perm):
-                    raise NotPermitted("not_permitted", f"you may not {perm}")
-            except NotPermitted as exc:
-                return render(request, "web/forbidden.html", {"reason": exc.message}, status=403)
-            return view(request, **kwargs)
-
-        return wrapped
-
-    return decorate
-
+from fundpilot.pilots.access import page, pilot_context
 
 # (control, what is due, rulebook field, unit) — the clocks every work queue runs on.
 DEADLINES = [
@@ -54,15 +26,6 @@ DEADLINES = [
     ("C9", "Verification, after submission", "verification", "business days"),
     ("C11", "Dispute resolution, after it is raised", "dispute_resolution", "business days"),
 ]
-
-
-def _pilot_context(request: HttpRequest, pilot: Any, section: str) -> dict[str, Any]:
-    return {
-        "pilot": pilot,
-        "section": section,
-        "roles": sorted(r.label for r in policy.roles_in(request.user, pilot)),
-        "can_audit": policy.allowed(request.user, "audit.view", pilot),
-    }
 
 
 @require_GET
@@ -92,7 +55,7 @@ def pilot_overview(request: HttpRequest, pilot: Any) -> HttpResponse:
         for control, what, field, unit in DEADLINES
         if (days := getattr(rulebook.deadlines, field)) is not None
     ]
-    context = _pilot_context(request, pilot, "overview") | {
+    context = pilot_context(request, pilot, "overview") | {
         "rulebook": rulebook,
         "version": pilot.current,
         "parties": queries.parties(pilot),
@@ -115,7 +78,7 @@ def rulebook_page(request: HttpRequest, pilot: Any) -> HttpResponse:
         {"m": m, "evidence": [(kinds.get(e.kind, e.kind), e.minimum, e.note) for e in m.evidence]}
         for m in rulebook.milestones
     ]
-    context = _pilot_context(request, pilot, "rulebook") | {
+    context = pilot_context(request, pilot, "rulebook") | {
         "version": version,
         "versions": versions,
         "rulebook": rulebook,
@@ -142,7 +105,7 @@ def audit_page(request: HttpRequest, pilot: Any) -> HttpResponse:
     records = list(
         queries.audit_page(pilot, limit=50, before=int(before) if before.isdigit() else None)
     )
-    context = _pilot_context(request, pilot, "audit") | {
+    context = pilot_context(request, pilot, "audit") | {
         "records": records,
         "next_before": records[-1].seq if len(records) == 50 else None,
         "size": queries.audit_size(pilot),
