@@ -376,6 +376,28 @@ def serve(
     _serve(host, port)
 
 
+@app.command()
+def worker(
+    checkpoint_hours: Annotated[
+        int, typer.Option(help="Sign a checkpoint of every grown chain this often.")
+    ] = 24,
+    batch: Annotated[bool, typer.Option("--batch", help="Run what is due, then stop.")] = False,
+) -> None:
+    """Run background work from the database queue (start one or more per installation)."""
+    setup_django()
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from fundpilot.audit import tasks
+
+    pending = DBTaskResult.objects.filter(
+        task_path=tasks.sign_checkpoints.module_path, status="READY"
+    )
+    if not pending.exists():
+        tasks.schedule_checkpoints(checkpoint_hours)
+    call_command("db_worker", batch=batch, startup_delay=False, queue_name="*")
+
+
 def _serve(host: str, port: int) -> None:
     from django.core.management import call_command
 

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "fundpilot.audit",
     "fundpilot.pilots",
     "fundpilot.participants",
@@ -112,6 +114,9 @@ STATICFILES_DIRS = [
 STATIC_ROOT = HOME / "static"
 MEDIA_ROOT = HOME / "files"
 FUNDPILOT_KEYS_DIR = Path(os.environ.get("FUNDPILOT_KEYS_DIR", HOME / "keys"))
+FUNDPILOT_CHECKPOINTS_DIR = Path(os.environ.get("FUNDPILOT_CHECKPOINTS_DIR", HOME / "checkpoints"))
+# Background work runs from the database queue (`fundpilot worker`); no broker to run.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
