@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from fundpilot.audit import append_only
 from fundpilot.cli import app
+from fundpilot.pilots import actions
 from fundpilot.pilots.models import Pilot
-from tests.conftest import EXAMPLES
+from fundpilot.rules.vocabulary import Role
+from tests.conftest import EXAMPLES, NOW
 
 runner = CliRunner()
 
@@ -131,3 +133,98 @@ def test_demo_loads_twice_and_verifies_from_a_fresh_home(tmp_path):
     assert report["ok"] is True
     assert {c["chain"] for c in report["chains"]} >= {"system", "pilot:recovery-2026"}
     assert Path(tmp_path / "home" / "fundpilot.sqlite3").exists()
+
+
+# --- participants: imports, queue, breaches, simulate ---------------------------------------
+
+REGISTER_HEADER = "member_id,payer,coverage_start,coverage_end,status\n"
+
+
+def test_import_eligibility_shows_progress_and_a_second_run_changes_nothing(pilot, tmp_path):
+    # given: a register large enough to report progress along the way
+    from fundpilot.participants.models import EligibilityEntry, ImportBatch
+
+    file = tmp_path / "wvch-2026-03.csv"
+    rows = (f"WV-{i:06d},wvch,2026-01-01,,active\n" for i in range(25_000))
+    file.write_text(REGISTER_HEADER + "".join(rows))
+    args = ("import", "eligibility", str(file), "--pilot", "recovery-2026", "--payer", "wvch")
+    # when
+    first = run(*args, "--by", "admin")
+    again = run(*args, "--by", "admin", "--json")
+    # then
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == f"{file}: imported 25000 eligibility rows into recovery-2026\n"
+    assert "wvch-2026-03.csv" in first.stderr and "100%" in first.stderr  # the progress bar
+    assert json.loads(again.stdout)["already_imported"] is True
+    assert (ImportBatch.objects.count(), EligibilityEntry.objects.count()) == (1, 25_000)
+
+
+def test_a_refused_import_names_every_bad_row_and_exits_2(pilot, tmp_path):
+    # given
+    from fundpilot.audit.models import AuditRecord
+    from fundpilot.participants.models import EligibilityEntry
+
+    file = tmp_path / "register.csv"
+    file.write_text(
+        REGISTER_HEADER + "WV-1,wvch,2026-01-01,,active\n"
+        "WV-2,wvch,2026-02-30,,active\n"
+        "WV-3,php,2026-01-01,2025-01-01,gone\n"
+    )
+    audited = AuditRecord.objects.count()
+    # when
+    result = run(
+        "import", "eligibility", str(file), "--pilot", "recovery-2026", "--payer", "wvch",
+        "--by", "admin",
+    )  # fmt: skip
+    # then
+    assert result.exit_code == 2
+    problems = [line for line in result.stderr.splitlines() if line.startswith(str(file))]
+    assert problems == [
+        f"{file}:3: coverage_start: 2026-02-30 is not a real date: February 2026 has 28 days",
+        f"{file}:4: payer: is 'php', but the register is for wvch",
+        f"{file}:4: coverage_end: 2025-01-01 is before coverage_start 2026-01-01",
+        f"{file}:4: status: 'gone' is not one of active, inactive, terminated",
+    ]
+    assert "import_invalid" in result.stderr
+    assert (EligibilityEntry.objects.count(), AuditRecord.objects.count()) == (0, audited)
+
+
+def test_import_referrals_refuses_someone_without_the_right(pilot, outsider, tmp_path):
+    file = tmp_path / "referrals.csv"
+    file.write_text("reference,participant_id\n")
+    result = run("import", "referrals", str(file), "--pilot", "recovery-2026", "--by", "outsider")
+    assert result.exit_code == 2
+    assert "not_permitted" in result.stderr
+
+
+def test_simulate_then_queue_and_breaches_from_the_cli(pilot, admin, provider):
+    # given: a provider team in the pilot
+    from tests.conftest import make_person
+
+    actions.add_party(pilot=pilot, organisation=provider, by=admin, at=NOW)
+    for role in (Role.ENROLLMENT_MANAGER, Role.RECOVERY_LEAD, Role.FRONTLINE, Role.SUPERVISOR):
+        make_person(f"rs-{role.value}", provider, admin, role, pilot)
+    for role in (Role.ACTIVATION_APPROVER, Role.COMPLIANCE):
+        make_person(f"po-{role.value}", admin.organisation, admin, role, pilot)
+    # when
+    simulated = run(
+        "simulate", "--pilot", "recovery-2026", "--participants", "12", "--months", "2",
+        "--seed", "4", "--until", "2026-04-30", "--by", "admin", "--json",
+    )  # fmt: skip
+    refused = run("simulate", "--pilot", "recovery-2026", "--by", "rs-supervisor")
+    queue = run("queue", "--pilot", "recovery-2026", "--by", "rs-supervisor", "--json")
+    report = run(
+        "breaches", "--pilot", "recovery-2026", "--month", "2026-04", "--by", "admin", "--json"
+    )
+    # then
+    assert simulated.exit_code == 0, simulated.stderr
+    summary = json.loads(simulated.stdout)
+    assert (summary["participants"], summary["seed"]) == (12, 4)
+    assert summary["actions"] == sum(summary["by_action"].values())
+    assert "days" in simulated.stderr  # the progress bar
+    assert (refused.exit_code, "not_permitted" in refused.stderr) == (2, True)
+    assert queue.exit_code == 0
+    assert set(json.loads(queue.stdout)) >= {"overdue", "due_today", "waiting", "upcoming"}
+    assert report.exit_code == 0
+    rows = json.loads(report.stdout)["rows"]
+    assert {r["control"] for r in rows} >= {"C1", "C2", "C4", "C6"}

@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
+from fundpilot.participants.api import router as participants_router
 from fundpilot.pilots.actions import token_digest
 from fundpilot.pilots.api import router as pilots_router
 from fundpilot.pilots.models import ApiToken
@@ -45,6 +46,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/pilots", pilots_router)
+api.add_router("/pilots", participants_router)
 
 
 def _error(

@@ -27,6 +27,8 @@ app.add_typer(pilot_app, name="pilot")
 app.add_typer(audit_app, name="audit")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for machine clients.")
 app.add_typer(token_app, name="token")
+import_app = typer.Typer(no_args_is_help=True, help="Load payer registers and referral files.")
+app.add_typer(import_app, name="import")
 
 out = Console()
 err = Console(stderr=True)
@@ -336,6 +338,247 @@ def token_issue(
     except Refused as exc:
         refused(exc)
     emit({"token": secret, "label": label}) if as_json else out.print(secret, highlight=False)
+
+
+# --- participants: imports, work queues, breaches, synthetic history ---------------------
+
+PilotOpt = Annotated[str, typer.Option("--pilot", help="The pilot's id.")]
+
+
+def _progress(label: str, unit: str = "") -> Any:
+    """A progress bar on stderr (stdout stays clean for --json): done/total `unit`, or a
+    percentage without a unit (an import counts each row twice: checked, then stored)."""
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeElapsedColumn,
+    )
+
+    count = [MofNCompleteColumn(), unit] if unit else [TaskProgressColumn()]
+    return Progress(escape(label), BarColumn(), *count, TimeElapsedColumn(), console=err)
+
+
+def _import(kind: str, file: Path, pilot: str, by: str, as_json: bool, **extra: Any) -> None:
+    """Run one import with a progress bar; on refusal print every row problem as
+    FILE:LINE: column: reason on stderr and exit 2."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.participants import imports
+
+    target, user = pilot_named(pilot), user_named(by)
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    action = imports.import_eligibility if kind == "eligibility" else imports.import_referrals
+    try:
+        with _progress(f"{kind} {file.name}") as bar:
+            task = bar.add_task("rows", total=None)
+            result = action(
+                pilot=target,
+                filename=file.name,
+                content=content,
+                by=user,
+                at=timezone.now(),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                **extra,
+            )
+    except imports.ImportRefused as exc:
+        if as_json:
+            problems = [p.__dict__ for p in exc.problems]
+            emit({"ok": False, "code": exc.code, "message": exc.message, "problems": problems})
+        for problem in exc.problems:
+            column = f" {problem.column}:" if problem.column else ""
+            line = f"{file}:{problem.line}:{column} {problem.reason}"
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        fail(f"{exc.code}: {exc.message}")
+    except Refused as exc:
+        refused(exc)
+    batch = result.batch
+    document = {
+        "ok": True,
+        "kind": kind,
+        "file": str(file),
+        "rows": result.rows,
+        "already_imported": result.already_imported,
+        "sha256": batch.sha256 if batch else None,
+    }
+    if as_json:
+        emit(document)
+    elif result.already_imported:
+        said = f"{file}: already imported ({result.rows} rows); nothing changed"
+        out.print(said, highlight=False, soft_wrap=True)
+    else:
+        said = f"{file}: imported {result.rows} {kind} rows into {pilot}"
+        out.print(said, highlight=False, soft_wrap=True)
+
+
+@import_app.command("eligibility")
+def import_eligibility(
+    file: Path,
+    pilot: PilotOpt,
+    payer: Annotated[str, typer.Option(help="The rulebook's id of the payer who sent it.")],
+    by: ByOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load a payer eligibility register (CSV: member_id,payer,coverage_start,coverage_end,
+    status). All rows or none; the same file again changes nothing."""
+    _import("eligibility", file, pilot, by, as_json, payer_id=payer)
+
+
+@import_app.command("referrals")
+def import_referrals(file: Path, pilot: PilotOpt, by: ByOpt, as_json: JsonOpt = False) -> None:
+    """Load a file of referrals (CSV). All rows or none; the same file again changes nothing."""
+    _import("referrals", file, pilot, by, as_json)
+
+
+@app.command()
+def queue(pilot: PilotOpt, by: ByOpt, as_json: JsonOpt = False) -> None:
+    """Your work queue in a pilot: overdue, due today, waiting on someone else, upcoming."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.participants import queries
+
+    target, user = pilot_named(pilot), user_named(by)
+    _require(user, "queue.view", target)
+    work = queries.work_queue(user, target, today=target.calendar.local_date(timezone.now()))
+    buckets = [
+        ("overdue", "Overdue", work.overdue),
+        ("due_today", "Due today", work.due_today),
+        ("waiting", "Waiting on someone else", work.waiting),
+        ("upcoming", "Upcoming", work.upcoming),
+    ]
+    if as_json:
+        emit(
+            {
+                "pilot": pilot,
+                "today": work.today,
+                "totals": work.totals,
+                **{key: [item.__dict__ for item in items] for key, _, items in buckets},
+            }
+        )
+        return
+    out.print(f"{pilot}: work queue of {user.username} on {work.today}", highlight=False)
+    for key, title, items in buckets:
+        shown = f" (first {len(items)})" if work.totals.get(key, 0) > len(items) else ""
+        out.print(f"\n{title}: {work.totals.get(key, len(items))}{shown}", highlight=False)
+        if not items:
+            continue
+        table = Table("control", "participant", "what", "due", "late", "who")
+        for item in items:
+            late = f"{item.late_days} bd" if item.late_days else ""
+            due = str(item.due or "")
+            table.add_row(item.control, item.participant_id, item.what, due, late, item.who)
+        out.print(table)
+
+
+@app.command()
+def breaches(
+    pilot: PilotOpt,
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM (pilot time).")],
+    by: ByOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deadline breaches in a month: count, median and worst lateness per control and provider."""
+    setup_django()
+    from fundpilot.participants import queries
+
+    target, user = pilot_named(pilot), user_named(by)
+    try:
+        rows = queries.breach_report(target, month=month, user=user)
+    except Refused as exc:
+        refused(exc)
+    if as_json:
+        emit({"pilot": pilot, "month": month, "rows": [r.__dict__ for r in rows]})
+        return
+    table = Table("control", "what", "provider", "decisions", "late", "median", "worst", "open")
+    for r in rows:
+        table.add_row(
+            r.control,
+            r.what,
+            r.provider or "all providers",
+            str(r.decisions),
+            str(r.count),
+            str(r.median_late_days),
+            str(r.worst_late_days),
+            str(r.open_overdue),
+        )
+    out.print(f"{pilot}: deadline breaches in {month} (lateness in business days)")
+    out.print(table)
+
+
+@app.command()
+def simulate(
+    pilot: PilotOpt,
+    by: ByOpt,
+    participants: Annotated[int, typer.Option(help="How many referrals.")] = 120,
+    months: Annotated[int, typer.Option(help="Over how many months, up to --until.")] = 6,
+    seed: Annotated[int, typer.Option(help="Same seed, same history.")] = 2026,
+    until: Annotated[
+        str | None, typer.Option(help="End of the history, YYYY-MM-DD (default: now).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a deterministic synthetic history through the real actions (administrators)."""
+    setup_django()
+    from datetime import date, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from fundpilot.participants.simulate import simulate as run
+
+    target = pilot_named(pilot)
+    _require(user_named(by), "role.grant", target)
+    end = None
+    if until is not None:
+        try:
+            day = date.fromisoformat(until)
+        except ValueError:
+            fail(f"--until {until!r} is not a date as YYYY-MM-DD")
+        zone = ZoneInfo(target.rulebook.pilot.timezone)
+        end = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(seconds=1)
+    try:
+        with _progress(f"{pilot}: {participants} referrals, {months} months", "days") as bar:
+            task = bar.add_task("days", total=None)
+            result = run(
+                pilot=target,
+                participants=participants,
+                months=months,
+                seed=seed,
+                until=end,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except Refused as exc:
+        refused(exc)
+    document = {
+        "pilot": result.pilot,
+        "participants": result.participants,
+        "months": result.months,
+        "seed": result.seed,
+        "start": result.start,
+        "until": result.until,
+        "actions": result.actions,
+        "seconds": round(result.seconds, 2),
+        "actions_per_second": round(result.rate, 1),
+        "hired": result.hired,
+        "by_action": result.by_action,
+    }
+    if as_json:
+        emit(document)
+        return
+    out.print(
+        f"{pilot}: {result.participants} referrals from {result.start:%Y-%m-%d} to"
+        f" {result.until:%Y-%m-%d}: {result.actions} audited actions in {result.seconds:.1f} s"
+        f" ({result.rate:.0f}/s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for action, count in result.by_action.items():
+        out.print(f"  {action:<24} {count}", highlight=False)
 
 
 # --- running it ---------------------------------------------------------------------------

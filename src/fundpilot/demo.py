@@ -1,7 +1,9 @@
-"""The demo installation: the example pilots, their parties, one user per role.
+"""The demo installation: the example pilots, their parties, one user per role, and a
+synthetic participant history for the pilots that enrol participants.
 
 Everything goes through the real actions, so the audit log of a demo is the log a
-real installation would have. Loading twice changes nothing.
+real installation would have. Loading twice changes nothing: a pilot that already has
+referrals is not simulated again.
 """
 
 from dataclasses import dataclass
@@ -11,8 +13,11 @@ from typing import Any
 from django.utils import timezone
 from django.utils.text import slugify
 
+from fundpilot.participants.models import Referral
+from fundpilot.participants.simulate import simulate
 from fundpilot.pilots import actions
 from fundpilot.pilots.models import Membership, Organisation, Party, Pilot, User
+from fundpilot.rules.errors import Refused
 from fundpilot.rules.rulebook import load_rulebook
 from fundpilot.rules.vocabulary import OrgKind, Role
 
@@ -45,7 +50,14 @@ PEOPLE = [
     ("board", "Bernard Ellis", "pilot-office", Role.BOARD_CHAIR, False),
     ("assurance", "Asha Menon", "meridian-assurance", Role.ASSURANCE_REVIEWER, False),
     ("frontline-northstar", "Riley Chen", "northstar", Role.FRONTLINE, False),
+    ("enrollment-northstar", "Noah Patel", "northstar", Role.ENROLLMENT_MANAGER, False),
+    ("recovery-northstar", "Imani Brooks", "northstar", Role.RECOVERY_LEAD, False),
+    ("supervisor-northstar", "Tomas Herrera", "northstar", Role.SUPERVISOR, False),
+    ("clinical-northstar", "Dr Mei Tanaka", "northstar", Role.CLINICAL_LEAD, False),
 ]
+# Synthetic history up to today (pilot id, referrals, months): every page has data.
+HISTORY = [("recovery-2026", 120, 6), ("blended-2026", 120, 6)]
+SEED = 2026
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,9 @@ class Login:
     roles: str
 
 
-def load(progress: Any = None) -> list[Login]:
-    """Load (or top up) the demo installation and return its logins."""
+def load(progress: Any = None, *, history: bool = True) -> list[Login]:
+    """Load (or top up) the demo installation and return its logins; with `history`, the
+    participant pilots get their synthetic months (once)."""
     now = timezone.now()
     say = progress.print if progress else (lambda *a, **k: None)
     orgs = {code: _organisation(code, name, kind, now) for code, name, kind in ORGANISATIONS}
@@ -90,6 +103,9 @@ def load(progress: Any = None) -> list[Login]:
             if not system:
                 _grant(people[username], role, pilot, admin, now)
 
+    for slug, participants, months in HISTORY if history else ():
+        _history(Pilot.objects.get(slug=slug), participants, months, progress)
+
     return [
         Login(
             u.username,
@@ -100,6 +116,44 @@ def load(progress: Any = None) -> list[Login]:
         .prefetch_related("memberships")
         .order_by("organisation__kind", "username")
     ]
+
+
+def _history(pilot: Pilot, participants: int, months: int, console: Any) -> None:
+    """Simulate the pilot's last months through the real actions, once."""
+    if Referral.objects.filter(pilot=pilot).exists():
+        return
+    say = console.print if console else (lambda *a, **k: None)
+    bar = None
+    if console is not None:
+        from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+        bar = Progress(
+            f"simulating {pilot.slug}: {participants} referrals over {months} months",
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+    try:
+        if bar is None:
+            result = simulate(pilot=pilot, participants=participants, months=months, seed=SEED)
+        else:
+            with bar:
+                task = bar.add_task("days", total=None)
+                result = simulate(
+                    pilot=pilot,
+                    participants=participants,
+                    months=months,
+                    seed=SEED,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+    except Refused as exc:  # e.g. today is outside the pilot period
+        say(f"no history for {pilot.slug}: {exc.message}")
+        return
+    say(
+        f"simulated {pilot.name}: {result.participants} referrals,"
+        f" {result.actions} audited actions ({result.start:%Y-%m-%d} to {result.until:%Y-%m-%d})"
+    )
 
 
 def _initials(name: str) -> str:

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from fundpilot.api import api
 from fundpilot.pilots.access import permission
@@ -24,5 +24,6 @@ urlpatterns = [
     ),
     path("pilots/<slug:pilot>/audit/", views.audit_page, name="audit"),
     path("pilots/<slug:pilot>/audit/verify/", views.audit_verify, name="audit-verify"),
+    path("pilots/<slug:pilot>/", include("fundpilot.participants.urls")),
     path("api/v1/", api.urls),
 ]

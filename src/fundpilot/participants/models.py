@@ -178,6 +178,17 @@ class EligibilityFile(Decision):
         return f"eligibility file {self.participant_id}"
 
 
+class ReferralDecline(Decision):
+    """No wrong door: a referral that cannot become pilot-eligible still gets a coded answer."""
+
+    referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="decline")
+    reason_code = models.CharField(max_length=40)
+    note = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.referral} declined ({self.reason_code})"
+
+
 class ActivationDecision(Decision):
     """C2: activated, pending clarification, or rejected — each with its code."""
 

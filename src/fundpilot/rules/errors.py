@@ -4,16 +4,19 @@ Every control that says "cannot proceed without" raises `Refused`; the API turns
 into a 422, pages show it on the form, and the CLI prints it and exits 2.
 """
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
 class Refused(Exception):
-    """An action refused by a control; nothing was written."""
+    """An action refused by a control; nothing was written.
 
-    code: str
-    message: str
-    field: str | None = None
+    Not a frozen dataclass: Python must be able to set `__traceback__` on an
+    exception as it passes through context managers.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(code, message, field)
+        self.code = code
+        self.message = message
+        self.field = field
 
     def __str__(self) -> str:
         where = f" ({self.field})" if self.field else ""

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from fundpilot.audit import log
+from fundpilot.participants import queries as participant_queries
 from fundpilot.pilots import policy, queries
 from fundpilot.pilots.access import page, pilot_context
 
@@ -31,11 +32,24 @@ DEADLINES = [
 @require_GET
 @page(policy.AUTHENTICATED)
 def home(request: HttpRequest) -> HttpResponse:
-    pilots = [
-        {"pilot": p, "roles": sorted(r.label for r in policy.roles_in(request.user, p))}
-        for p in policy.visible_pilots(request.user).prefetch_related("versions")
-    ]
-    return render(request, "web/home.html", {"pilots": pilots})
+    """Each person's home is their work queue: what is overdue, due today and waiting,
+    in every pilot they work in; then the pilots themselves."""
+    now = timezone.now()
+    pilots = []
+    for p in policy.visible_pilots(request.user).prefetch_related("versions"):
+        queue = None
+        if policy.allowed(request.user, "queue.view", p):
+            today = p.calendar.local_date(now)
+            queue = participant_queries.work_queue(request.user, p, today=today, limit=10)
+        pilots.append(
+            {
+                "pilot": p,
+                "roles": sorted(r.label for r in policy.roles_in(request.user, p)),
+                "queue": queue,
+            }
+        )
+    busy = [row for row in pilots if row["queue"] is not None and not row["queue"].empty]
+    return render(request, "web/home.html", {"pilots": pilots, "busy": busy})
 
 
 @require_GET

@@ -1,0 +1,1 @@
+"""Benchmarks on synthetic data at scale (not timed tests): `make bench` or `python -m bench`."""

@@ -1,0 +1,1 @@
+"""The parts of the synthetic history; the entry point is fundpilot.participants.simulate."""
