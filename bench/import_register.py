@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             f" {time.perf_counter() - started:.1f} s (seed {args.seed})"
         )
         where = fresh_database(tmp / "home")
-        from fundpilot.cli import setup_django
+        from fundpilot.cli_kit import setup_django
 
         setup_django()
         pilot, admin = load_pilot()

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="fundpilot-bench-"))
     try:
         where = fresh_database(tmp / "home")
-        from fundpilot.cli import setup_django
+        from fundpilot.cli_kit import setup_django
 
         setup_django()
         from fundpilot import demo

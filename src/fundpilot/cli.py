@@ -4,16 +4,29 @@ Results go to stdout (one JSON document with --json); errors go to stderr with e
 code 2 for bad input or a refused action and 1 for a failed verification.
 """
 
-import json
-import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fundpilot.claims.commands import register as register_claims_commands
+from fundpilot.cli_kit import (
+    ByOpt,
+    JsonOpt,
+    PilotOpt,
+    emit,
+    err,
+    fail,
+    out,
+    pilot_named,
+    progress,
+    read_text,
+    refused,
+    require,
+    setup_django,
+    user_named,
+)
 from fundpilot.rules.errors import Refused
 from fundpilot.rules.rulebook import RulebookInvalid, load_rulebook
 from fundpilot.rules.rulebook_diff import diff_rulebooks
@@ -29,64 +42,7 @@ token_app = typer.Typer(no_args_is_help=True, help="API tokens for machine clien
 app.add_typer(token_app, name="token")
 import_app = typer.Typer(no_args_is_help=True, help="Load payer registers and referral files.")
 app.add_typer(import_app, name="import")
-
-out = Console()
-err = Console(stderr=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-ByOpt = Annotated[
-    str,
-    typer.Option(
-        "--by", envvar="FUNDPILOT_USER", help="Who acts (username); or set FUNDPILOT_USER."
-    ),
-]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    raise typer.Exit(code)
-
-
-def emit(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
-
-
-def setup_django(home: Path | None = None) -> None:
-    """Configure Django and bring the database schema up to date."""
-    if home is not None:
-        os.environ["FUNDPILOT_HOME"] = str(home)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fundpilot.settings")
-    import django
-    from django.apps import apps
-    from django.core.management import call_command
-
-    if apps.ready:  # already configured by the caller (tests run commands in-process)
-        return
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
-
-
-def user_named(username: str) -> Any:
-    from fundpilot.pilots.models import User
-
-    user = User.objects.filter(username=username, is_active=True).first()
-    if user is None:
-        fail(f"no active user '{username}'")
-    return user
-
-
-def pilot_named(slug: str) -> Any:
-    from fundpilot.pilots.models import Pilot
-
-    pilot = Pilot.objects.filter(slug=slug).first()
-    if pilot is None:
-        fail(f"no pilot '{slug}'")
-    return pilot
-
-
-def refused(exc: Refused) -> NoReturn:
-    where = f" [{exc.field}]" if exc.field else ""
-    fail(f"{exc.code}: {exc.message}{where}")
-
+register_claims_commands(app)
 
 # --- rulebook -----------------------------------------------------------------------------
 
@@ -149,7 +105,7 @@ def pilot_create(file: Path, by: ByOpt, as_json: JsonOpt = False) -> None:
 
     from fundpilot.pilots import actions
 
-    document = _read(file)
+    document = read_text(file)
     try:
         pilot = actions.create_pilot(document=document, by=user_named(by), at=timezone.now())
     except Refused as exc:
@@ -172,7 +128,7 @@ def pilot_amend(
 
     from fundpilot.pilots import actions
 
-    document = _read(file)
+    document = read_text(file)
     try:
         version = actions.amend_rulebook(
             pilot=pilot_named(pilot),
@@ -211,13 +167,6 @@ def pilot_list(by: ByOpt, as_json: JsonOpt = False) -> None:
     out.print(table)
 
 
-def _read(file: Path) -> str:
-    try:
-        return file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {file}: {exc}")
-
-
 # --- audit --------------------------------------------------------------------------------
 
 
@@ -238,19 +187,19 @@ def audit_verify(
     user = user_named(by)
     if checkpoint is not None:
         try:
-            cp = checkpoint_from_json(_read(checkpoint))
+            cp = checkpoint_from_json(read_text(checkpoint))
         except ValueError as exc:
             fail(f"{checkpoint}: {exc}")
         chain_pilot = (
             pilot_named(cp.chain.removeprefix("pilot:")) if cp.chain != log.SYSTEM_CHAIN else None
         )
-        _require(user, "audit.verify" if chain_pilot else "system.audit.view", chain_pilot)
+        require(user, "audit.verify" if chain_pilot else "system.audit.view", chain_pilot)
         verdicts = [log.verify_against(cp)]
     else:
         names = [log.pilot_chain(pilot)] if pilot else log.chains()
         for name in names:
             target = None if name == log.SYSTEM_CHAIN else pilot_named(name.removeprefix("pilot:"))
-            _require(user, "audit.verify" if target else "system.audit.view", target)
+            require(user, "audit.verify" if target else "system.audit.view", target)
         verdicts = [log.verify(name) for name in names]
     ok = all(v.ok for v in verdicts)
     if as_json:
@@ -287,7 +236,7 @@ def audit_checkpoint(
     from fundpilot.rules.signing import checkpoint_to_json
 
     target = pilot_named(pilot)
-    _require(user_named(by), "audit.checkpoint", target)
+    require(user_named(by), "audit.checkpoint", target)
     try:
         cp = log.checkpoint(log.pilot_chain(target.slug), at=timezone.now())
     except ValueError as exc:
@@ -301,15 +250,6 @@ def audit_checkpoint(
             f"{cp.chain}: signed checkpoint of {cp.size} records, root {cp.root} → {path}",
             highlight=False,
         )
-
-
-def _require(user: Any, perm: str, pilot: Any) -> None:
-    from fundpilot.pilots import policy
-
-    try:
-        policy.require(user, perm, pilot)
-    except Refused as exc:
-        refused(exc)
 
 
 # --- tokens -------------------------------------------------------------------------------
@@ -342,24 +282,6 @@ def token_issue(
 
 # --- participants: imports, work queues, breaches, synthetic history ---------------------
 
-PilotOpt = Annotated[str, typer.Option("--pilot", help="The pilot's id.")]
-
-
-def _progress(label: str, unit: str = "") -> Any:
-    """A progress bar on stderr (stdout stays clean for --json): done/total `unit`, or a
-    percentage without a unit (an import counts each row twice: checked, then stored)."""
-    from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TimeElapsedColumn,
-    )
-
-    count = [MofNCompleteColumn(), unit] if unit else [TaskProgressColumn()]
-    return Progress(escape(label), BarColumn(), *count, TimeElapsedColumn(), console=err)
-
 
 def _import(kind: str, file: Path, pilot: str, by: str, as_json: bool, **extra: Any) -> None:
     """Run one import with a progress bar; on refusal print every row problem as
@@ -376,7 +298,7 @@ def _import(kind: str, file: Path, pilot: str, by: str, as_json: bool, **extra: 
         fail(f"cannot read {file}: {exc.strerror or exc}")
     action = imports.import_eligibility if kind == "eligibility" else imports.import_referrals
     try:
-        with _progress(f"{kind} {file.name}") as bar:
+        with progress(f"{kind} {file.name}") as bar:
             task = bar.add_task("rows", total=None)
             result = action(
                 pilot=target,
@@ -445,7 +367,7 @@ def queue(pilot: PilotOpt, by: ByOpt, as_json: JsonOpt = False) -> None:
     from fundpilot.participants import queries
 
     target, user = pilot_named(pilot), user_named(by)
-    _require(user, "queue.view", target)
+    require(user, "queue.view", target)
     work = queries.work_queue(user, target, today=target.calendar.local_date(timezone.now()))
     buckets = [
         ("overdue", "Overdue", work.overdue),
@@ -532,7 +454,7 @@ def simulate(
     from fundpilot.participants.simulate import simulate as run
 
     target = pilot_named(pilot)
-    _require(user_named(by), "role.grant", target)
+    require(user_named(by), "role.grant", target)
     end = None
     if until is not None:
         try:
@@ -542,7 +464,7 @@ def simulate(
         zone = ZoneInfo(target.rulebook.pilot.timezone)
         end = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(seconds=1)
     try:
-        with _progress(f"{pilot}: {participants} referrals, {months} months", "days") as bar:
+        with progress(f"{pilot}: {participants} referrals, {months} months", "days") as bar:
             task = bar.add_task("days", total=None)
             result = run(
                 pilot=target,

@@ -152,7 +152,8 @@ def _history(pilot: Pilot, participants: int, months: int, console: Any) -> None
         return
     say(
         f"simulated {pilot.name}: {result.participants} referrals,"
-        f" {result.actions} audited actions ({result.start:%Y-%m-%d} to {result.until:%Y-%m-%d})"
+        f" {result.actions} audited actions ({result.start:%Y-%m-%d} to {result.until:%Y-%m-%d})",
+        soft_wrap=True,
     )
 
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "fundpilot.audit",
     "fundpilot.pilots",
     "fundpilot.participants",
+    "fundpilot.claims",
     "fundpilot.web",
 ]
 

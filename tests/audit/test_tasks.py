@@ -33,7 +33,10 @@ def test_it_signs_only_chains_that_grew(db, settings, tmp_path):
     assert log.verify_against(checkpoint_from_json(first[0].read_text())).ok
 
 
-def test_the_worker_runs_due_work_and_schedules_the_next_checkpoint(db, settings, tmp_path):
+def test_the_worker_runs_due_work_and_schedules_the_next_checkpoint(
+    committed_db, settings, tmp_path
+):
+    # The worker closes stale connections between jobs, so it needs real commits.
     # given
     settings.FUNDPILOT_CHECKPOINTS_DIR = tmp_path
     _append(4)

@@ -363,6 +363,17 @@ def test_the_clinical_leads_queue_holds_open_service_level_requests(
     ]
 
 
+def test_a_pilot_without_milestone_stages_asks_for_no_pathway(admin, provider, other_provider):
+    # given an activated participant of the blended-rate pilot, which plans no stages
+    blended = blended_pilot(admin, provider, other_provider)
+    people = blended_staff(blended, admin, provider)
+    admit_blended(blended, people)
+    # when the recovery lead looks a month later
+    queue = queries.work_queue(people[Role.RECOVERY_LEAD], blended, today=date(2026, 4, 6))
+    # then there is no pathway release to do, due or overdue
+    assert [i for i in queue.due_today + queue.overdue + queue.upcoming if i.control == "C4"] == []
+
+
 def test_another_providers_staff_see_none_of_it(pilot, staff, northstar, eligible_participant):
     # given riverside's eligible P-0001 and unfiled referral, and northstar's own referral
     refer(pilot, staff[Role.ENROLLMENT_MANAGER], "P-0002", "WV-0002", NOW)

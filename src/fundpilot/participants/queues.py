@@ -309,8 +309,9 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
                 dated=False,
             )
         )
-    if may("pathway.release"):
-        # C4: the pathway within N business days of activation.
+    if may("pathway.release") and pilot.rulebook.milestone_stages:
+        # C4: the pathway within N business days of activation (only where the
+        # rulebook plans milestone stages; a blended-rate pilot has none).
         released = Pathway.objects.filter(participant=OuterRef("pk"))
         found.append(
             _Source(

@@ -1,7 +1,5 @@
 """Pilots, their immutable rulebook versions, organisations, people and roles."""
 
-from functools import lru_cache
-
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -41,7 +39,8 @@ class Pilot(models.Model):
     @property
     def current(self) -> "RulebookVersion":
         """The version in force: the latest approved one."""
-        return self.versions.order_by("-number").first()  # type: ignore[return-value]
+        # The document loads only when its parse is not cached yet (see `rulebook`).
+        return self.versions.defer("document").order_by("-number").first()  # type: ignore[return-value]
 
     @property
     def rulebook(self) -> Rulebook:
@@ -51,6 +50,9 @@ class Pilot(models.Model):
     def calendar(self) -> BusinessCalendar:
         p = self.rulebook.pilot
         return BusinessCalendar(p.holiday_calendar, p.timezone)
+
+
+_PARSED: dict[str, Rulebook] = {}  # by document SHA-256; a handful of versions per pilot
 
 
 class RulebookVersion(models.Model):
@@ -75,13 +77,11 @@ class RulebookVersion(models.Model):
 
     @property
     def rulebook(self) -> Rulebook:
-        return _parsed(self.sha256, self.document)
-
-
-@lru_cache(maxsize=128)
-def _parsed(sha256: str, document: str) -> Rulebook:
-    """Rulebooks are frozen and versions immutable, so one parse per version serves all."""
-    return parse_rulebook(document)
+        """Versions are immutable and rulebooks frozen: one parse per version serves all."""
+        parsed = _PARSED.get(self.sha256)
+        if parsed is None:
+            parsed = _PARSED[self.sha256] = parse_rulebook(self.document)
+        return parsed
 
 
 class Party(models.Model):

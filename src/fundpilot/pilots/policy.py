@@ -45,6 +45,13 @@ PARTICIPANT_READERS = PROVIDER_STAFF | frozenset(
     {Role.COMPLIANCE, Role.AUDITOR, Role.ADMINISTRATOR, Role.ASSURANCE_REVIEWER}
 )
 
+# Who records care and drafts participant milestone claims (C5, C7).
+CARE_STAFF = frozenset({Role.FRONTLINE, Role.SUPERVISOR, Role.RECOVERY_LEAD})
+# The pilot office claims the pilot's own contract milestones (C10).
+CONTRACT_CLAIMANTS = frozenset({Role.COMPLIANCE, Role.EXECUTIVE_SPONSOR})
+# Who may see claims and their evidence; provider staff only their organisation's.
+CLAIM_READERS = PARTICIPANT_READERS | frozenset({Role.VERIFIER, Role.FINANCE})
+
 # Permissions within a pilot: which roles hold them.
 PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "pilot.view": EVERY_ROLE,
@@ -70,11 +77,25 @@ PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "service_level.request": frozenset({Role.ENROLLMENT_MANAGER, Role.FRONTLINE, Role.SUPERVISOR}),
     "service_level.decide": frozenset({Role.CLINICAL_LEAD}),
     "pathway.release": frozenset({Role.RECOVERY_LEAD}),
-    "activity.record": frozenset({Role.FRONTLINE, Role.SUPERVISOR, Role.RECOVERY_LEAD}),
-    "barrier.manage": frozenset({Role.FRONTLINE, Role.SUPERVISOR, Role.RECOVERY_LEAD}),
+    "activity.record": CARE_STAFF,
+    "barrier.manage": CARE_STAFF,
     "progression.review": frozenset({Role.SUPERVISOR}),
-    "engagement.record": frozenset({Role.FRONTLINE, Role.SUPERVISOR, Role.RECOVERY_LEAD}),
+    "engagement.record": CARE_STAFF,
     "breaches.view": OVERSIGHT | frozenset({Role.SUPERVISOR, Role.QUALITY_REVIEWER}),
+    # Milestones, evidence and verification (C7–C11)
+    "claim.view": CLAIM_READERS,
+    "evidence.upload": CARE_STAFF | CONTRACT_CLAIMANTS,
+    "claim.draft": CARE_STAFF,
+    "claim.readiness": frozenset({Role.SUPERVISOR}),
+    "claim.submit": CARE_STAFF,
+    "contract.claim": CONTRACT_CLAIMANTS,
+    "claim.verify": frozenset({Role.VERIFIER}),
+    "sample.draw": frozenset({Role.VERIFIER}),
+    "sample.audit": frozenset({Role.VERIFIER}),
+    "dispute.view": CLAIM_READERS | OVERSIGHT,
+    "dispute.raise": PROVIDER_STAFF | CONTRACT_CLAIMANTS | frozenset({Role.PAYER_REP}),
+    "dispute.decide": frozenset({Role.COMPLIANCE, Role.VERIFIER}),
+    "verification.report": CLAIM_READERS | OVERSIGHT,
 }
 # Permissions over the installation: held through a system-wide membership.
 SYSTEM_PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -150,6 +171,18 @@ def participants_scope(
     if not allowed(user, "participant.view", pilot):
         return rows.none()
     if sees_every_provider(user, pilot):
+        return rows
+    return rows.filter(**{provider_field: user.organisation_id})
+
+
+def claims_scope(
+    user: Any, pilot: Pilot, rows: QuerySet[Any], provider_field: str = "provider"
+) -> QuerySet[Any]:
+    """Narrow claim-linked rows (claims, evidence, samples, disputes) to what the user
+    may see: verifiers and finance see every provider's, provider staff their own."""
+    if not allowed(user, "claim.view", pilot):
+        return rows.none()
+    if sees_every_provider(user, pilot) or roles_in(user, pilot) & {Role.VERIFIER, Role.FINANCE}:
         return rows
     return rows.filter(**{provider_field: user.organisation_id})
 

@@ -390,6 +390,16 @@ class MilestoneStage(_Section):
 # --- milestones and tranches --------------------------------------------------------
 
 
+# What evidence files may be unless the rulebook says otherwise: documents and scans.
+DEFAULT_MEDIA_TYPES = ("application/pdf", "image/png", "image/jpeg")
+
+
+class EvidenceKind(CodeLabel):
+    """A kind of evidence document and the file types it may be uploaded as (C7)."""
+
+    media_types: tuple[Text, ...] = Field(default=DEFAULT_MEDIA_TYPES, min_length=1)
+
+
 class EvidenceRequirement(_Section):
     kind: Code
     minimum: Count = 1
@@ -677,7 +687,7 @@ class Rulebook(_Section):
     equity: Equity | None = None
     codes: Codes = Field(default_factory=Codes)
     milestone_stages: tuple[MilestoneStage, ...] = ()
-    evidence_kinds: tuple[CodeLabel, ...] = ()
+    evidence_kinds: tuple[EvidenceKind, ...] = ()
     milestones: tuple[Milestone, ...] = ()
     tranches: tuple[Tranche, ...] = ()
     service_levels: tuple[ServiceLevel, ...] = ()
