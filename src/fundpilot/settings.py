@@ -114,6 +114,8 @@ STATICFILES_DIRS = [
 ]
 STATIC_ROOT = HOME / "static"
 MEDIA_ROOT = HOME / "files"
+# Largest evidence file accepted (C7), in bytes; default 20 MiB.
+FUNDPILOT_EVIDENCE_MAX_BYTES = int(os.environ.get("FUNDPILOT_EVIDENCE_MAX_BYTES", 20 << 20))
 FUNDPILOT_KEYS_DIR = Path(os.environ.get("FUNDPILOT_KEYS_DIR", HOME / "keys"))
 FUNDPILOT_CHECKPOINTS_DIR = Path(os.environ.get("FUNDPILOT_CHECKPOINTS_DIR", HOME / "checkpoints"))
 # Background work runs from the database queue (`fundpilot worker`); no broker to run.

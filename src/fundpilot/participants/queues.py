@@ -1,14 +1,18 @@
 """Work queues: what each person must do in a pilot, by deadline (see `work_queue`).
 
 Set-based: each source of work is one SELECT whatever the caseload, ranked and
-counted per bucket by window functions. Deadlines a row does not store (activation
-after the file, pathway after activation) become one cut-off instant on the trigger,
-so the database puts every row in its bucket; the pilot calendar then computes the
-exact due date and lateness only for the rows returned.
+counted per bucket by window functions. Later apps add their own sources (claims
+awaiting verification, drafts awaiting readiness review) through `register_sources`,
+so this module never imports them (the layers point the other way).
+
+Deadlines a row does not store (activation after the file, pathway after activation)
+become one cut-off instant on the trigger, so the database puts every row in its
+bucket; the pilot calendar then computes the exact due date and lateness only for the
+rows returned.
 """
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -111,21 +115,29 @@ def latest_pending() -> QuerySet[ActivationDecision]:
     ).exclude(Exists(later))
 
 
+Row = dict[str, Any]
+
+
 @dataclass(frozen=True)
-class _Source:
-    """One SELECT feeding a queue. Its rows carry `pid`, `key` (the stored due date,
-    or the trigger instant when `days` is given), `bucket` and `who`."""
+class Source:
+    """One SELECT feeding a queue. Its rows carry `pid` (the participant id shown, or
+    ""), `key` (the stored due date, or the trigger instant when `days` is given),
+    `bucket` and `who` (and `who_name` where a person is named).
+
+    `link` is a URL name in the participants namespace (taking the participant id, or
+    the referral reference for "eligibility"), or a function giving a row its own URL
+    (a source of another app links to its own pages)."""
 
     control: str
     rows: QuerySet[Any]
-    what: Callable[[dict[str, Any]], str]
-    link: str  # URL name; "participant" for the participant page
+    what: Callable[[Row], str]
+    link: str | Callable[[Row], str]
     days: int | None = None  # business days after the trigger `key`; None: `key` is the due
     computed: bool = False  # whether `key` is a trigger (due computed) or the due itself
     dated: bool = True  # False: no deadline; `key` only orders the rows
 
 
-class _Clock:
+class Clock:
     """Buckets rows by deadline as of `today`, in the pilot's calendar and zone."""
 
     def __init__(self, pilot: Pilot, today: date) -> None:
@@ -156,7 +168,7 @@ class _Clock:
             output_field=CharField(),
         )
 
-    def due(self, source: _Source, key: Any) -> date | None:
+    def due(self, source: Source, key: Any) -> date | None:
         if not source.dated:
             return None
         if not source.computed:
@@ -168,10 +180,22 @@ class _Clock:
 
 
 WAITING_BUCKET = Value(WAITING, output_field=CharField())
+UPCOMING_BUCKET = Value(UPCOMING, output_field=CharField())
 NOBODY = Value("", output_field=CharField())
 
+# Contributes a person's sources in a pilot: (user, pilot, clock) -> sources. Ask the
+# policy first and build querysets only: they run once each, in `work_queue`.
+SourceProvider = Callable[[Any, Pilot, Clock], Iterable[Source]]
+_providers: list[SourceProvider] = []
 
-def _person(prefix: str) -> dict[str, Any]:
+
+def register_sources(provider: SourceProvider) -> None:
+    """Add a provider of queue sources (called from an app's `ready()`; idempotent)."""
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def person(prefix: str) -> dict[str, Any]:
     """Annotations naming a person: `who` (username) and `who_name` (full name)."""
     return {
         "who": F(f"{prefix}__username"),
@@ -184,7 +208,7 @@ def _person(prefix: str) -> dict[str, Any]:
     }
 
 
-def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
+def _sources(user: Any, pilot: Pilot, clock: Clock) -> list[Source]:
     """Every SELECT this person's roles call for (see `work_queue`)."""
     limits = pilot.rulebook.deadlines
 
@@ -206,7 +230,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
         participant__pilot=pilot, status=ServiceLevelRequest.REQUESTED
     ).annotate(pid=F("participant__participant_id"), key=F("due"))
     filed_at = "referral__eligibility_file__decided_at"
-    found: list[_Source] = []
+    found: list[Source] = []
 
     if may("eligibility.file"):
         # C1: every referral is answered with an eligibility file ("no wrong door").
@@ -214,7 +238,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
             pilot=pilot, eligibility_file__isnull=True, decline__isnull=True
         )
         found.append(
-            _Source(
+            Source(
                 "C1",
                 scoped(referrals, "provider").annotate(
                     pid=F("participant_id"),
@@ -228,7 +252,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
         )
         # Filed: now the activation approver's to decide.
         found.append(
-            _Source(
+            Source(
                 "C2",
                 scoped(eligible, "provider").annotate(
                     key=F(filed_at), bucket=WAITING_BUCKET, who=Value("activation approver")
@@ -242,7 +266,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
     if may("activation.decide"):
         # C2: a decision within N business days of the eligibility file.
         found.append(
-            _Source(
+            Source(
                 "C2",
                 scoped(eligible, "provider").annotate(
                     key=F(filed_at),
@@ -257,10 +281,10 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
         )
         # Pending clarifications someone else owns; the approver decides once answered.
         found.append(
-            _Source(
+            Source(
                 "C2",
                 scoped(pending.exclude(clarification_owner=user)).annotate(
-                    bucket=WAITING_BUCKET, **_person("clarification_owner")
+                    bucket=WAITING_BUCKET, **person("clarification_owner")
                 ),
                 lambda r: "Pending clarification, then the final activation decision",
                 "activation",
@@ -269,20 +293,20 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
     elif may("progression.review"):
         # A supervisor oversees the clarifications their organisation's people own.
         found.append(
-            _Source(
+            Source(
                 "C2",
                 scoped(
                     pending.filter(
                         clarification_owner__organisation_id=user.organisation_id
                     ).exclude(clarification_owner=user)
-                ).annotate(bucket=WAITING_BUCKET, **_person("clarification_owner")),
+                ).annotate(bucket=WAITING_BUCKET, **person("clarification_owner")),
                 lambda r: "Pending clarification",
                 "participant",
             )
         )
     # C2: the clarifications this person owns, whatever their role.
     found.append(
-        _Source(
+        Source(
             "C2",
             pending.filter(clarification_owner=user).annotate(
                 bucket=clock.by_date("clarification_due"), who=NOBODY
@@ -297,11 +321,11 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
             Exists(ComplianceReview.objects.filter(participant=OuterRef("pk")))
         )
         found.append(
-            _Source(
+            Source(
                 "C2",
                 scoped(unreviewed, "provider").annotate(
                     key=F("activated_at"),
-                    bucket=Value(UPCOMING, output_field=CharField()),
+                    bucket=UPCOMING_BUCKET,
                     who=NOBODY,
                 ),
                 lambda r: "Compliance review of the activation register",
@@ -314,7 +338,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
         # rulebook plans milestone stages; a blended-rate pilot has none).
         released = Pathway.objects.filter(participant=OuterRef("pk"))
         found.append(
-            _Source(
+            Source(
                 "C4",
                 scoped(activated.exclude(Exists(released)), "provider").annotate(
                     key=F("activated_at"),
@@ -330,7 +354,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
     if may("service_level.decide"):
         # C3: the clinical lead decides within the rulebook's time frame (due stored).
         found.append(
-            _Source(
+            Source(
                 "C3",
                 scoped(requests).annotate(bucket=clock.by_date("due"), who=NOBODY),
                 lambda r: f"Service level decision: {r['kind']} request for {r['level']}",
@@ -339,7 +363,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
         )
     if may("service_level.request"):
         found.append(
-            _Source(
+            Source(
                 "C3",
                 scoped(requests.filter(decided_by=user)).annotate(
                     bucket=WAITING_BUCKET, who=Value("clinical lead")
@@ -351,7 +375,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
     if may("progression.review"):
         # C6: a progression review every N calendar days per participant.
         found.append(
-            _Source(
+            Source(
                 "C6",
                 scoped(activated.filter(next_review_due__isnull=False), "provider").annotate(
                     key=F("next_review_due"), bucket=clock.by_date("next_review_due"), who=NOBODY
@@ -363,9 +387,9 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
         # Barriers the supervisor's organisation holds open.
         others = Q(owner__organisation_id=user.organisation_id) & ~Q(owner=user)
         found.append(
-            _Source(
+            Source(
                 "C5",
-                scoped(barriers.filter(others)).annotate(bucket=WAITING_BUCKET, **_person("owner")),
+                scoped(barriers.filter(others)).annotate(bucket=WAITING_BUCKET, **person("owner")),
                 lambda r: f"Open barrier: {r['category']}",
                 "participant",
                 dated=False,
@@ -373,11 +397,9 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
         )
     # C5: the barriers this person owns stay in their queue until resolved (no deadline).
     found.append(
-        _Source(
+        Source(
             "C5",
-            barriers.filter(owner=user).annotate(
-                bucket=Value(UPCOMING, output_field=CharField()), who=NOBODY
-            ),
+            barriers.filter(owner=user).annotate(bucket=UPCOMING_BUCKET, who=NOBODY),
             lambda r: f"Open barrier you own: {r['category']}",
             "barriers",
             dated=False,
@@ -386,7 +408,7 @@ def _sources(user: Any, pilot: Pilot, clock: _Clock) -> list[_Source]:
     return found
 
 
-def _fetch(source: _Source, limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def _fetch(source: Source, limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The first `limit` rows of each bucket, newest first, and each bucket's size."""
     by_bucket = [F("bucket")]
     rows = (
@@ -403,6 +425,17 @@ def _fetch(source: _Source, limit: int) -> tuple[list[dict[str, Any]], dict[str,
     )
     fetched = list(rows)
     return fetched, {row["bucket"]: row["size"] for row in fetched}
+
+
+def _link(pilot: Pilot, source: Source, row: Row) -> str:
+    if callable(source.link):
+        return source.link(row)
+    key = (
+        {"reference": row["reference"]}
+        if source.link == "eligibility"
+        else {"participant_id": row["pid"]}
+    )
+    return reverse(f"participants:{source.link}", kwargs={"pilot": pilot.slug} | key)
 
 
 def work_queue(user: Any, pilot: Pilot, *, today: date, limit: int = PAGE) -> Queue:
@@ -423,28 +456,24 @@ def work_queue(user: Any, pilot: Pilot, *, today: date, limit: int = PAGE) -> Qu
       organisation.
     - anyone: the pending clarifications (C2, clarification_due) and open barriers (C5)
       they own.
+    - whatever the registered providers add (see `register_sources`; the claims app
+      adds verification, readiness review and cure periods).
 
     Provider staff see only their own organisation's participants (policy scoping).
     """
     if not policy.allowed(user, "queue.view", pilot):
         return Queue(today=today, due_today=[], overdue=[], waiting=[])
-    clock = _Clock(pilot, today)
+    clock = Clock(pilot, today)
     found: dict[str, list[QueueItem]] = {bucket: [] for bucket in BUCKETS}
     totals: Counter[str] = Counter()
-    for source in _sources(user, pilot, clock):
+    sources = _sources(user, pilot, clock)
+    for provider in _providers:
+        sources.extend(provider(user, pilot, clock))
+    for source in sources:
         rows, sizes = _fetch(source, limit)
         totals.update(sizes)
         for row in rows:
             due = clock.due(source, row["key"])
-            link = reverse(
-                f"participants:{source.link}",
-                kwargs={"pilot": pilot.slug}
-                | (
-                    {"reference": row["reference"]}
-                    if source.link == "eligibility"
-                    else {"participant_id": row["pid"]}
-                ),
-            )
             found[row["bucket"]].append(
                 QueueItem(
                     control=source.control,
@@ -452,7 +481,7 @@ def work_queue(user: Any, pilot: Pilot, *, today: date, limit: int = PAGE) -> Qu
                     what=source.what(row),
                     due=due,
                     late_days=clock.late(due),
-                    link=link,
+                    link=_link(pilot, source, row),
                     who=(row.get("who_name") or "").strip() or row["who"],
                 )
             )
