@@ -446,11 +446,14 @@ def simulate(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a deterministic synthetic history through the real actions (administrators)."""
+    """Generate a deterministic synthetic history through the real actions (administrators):
+    the participants' lifecycle, then their claims, evidence, verifications, samples and
+    disputes; a staged contract pilot (which enrols no participants) gets its tranches."""
     setup_django()
     from datetime import date, datetime, time, timedelta
     from zoneinfo import ZoneInfo
 
+    from fundpilot.claims.simulate import simulate_claims
     from fundpilot.participants.simulate import simulate as run
 
     target = pilot_named(pilot)
@@ -463,44 +466,77 @@ def simulate(
             fail(f"--until {until!r} is not a date as YYYY-MM-DD")
         zone = ZoneInfo(target.rulebook.pilot.timezone)
         end = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(seconds=1)
+    lifecycle = target.rulebook.eligibility is not None or not target.rulebook.tranches
+    document: dict[str, Any] = {"pilot": target.slug, "seed": seed}
     try:
-        with progress(f"{pilot}: {participants} referrals, {months} months", "days") as bar:
+        if lifecycle:
+            with progress(f"{pilot}: {participants} referrals, {months} months", "days") as bar:
+                task = bar.add_task("days", total=None)
+                result = run(
+                    pilot=target,
+                    participants=participants,
+                    months=months,
+                    seed=seed,
+                    until=end,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            end = result.until
+            document |= {
+                "participants": result.participants,
+                "months": result.months,
+                "start": result.start,
+                "until": result.until,
+                "actions": result.actions,
+                "seconds": round(result.seconds, 2),
+                "actions_per_second": round(result.rate, 1),
+                "hired": result.hired,
+                "by_action": result.by_action,
+            }
+        with progress(f"{pilot}: claims", "days") as bar:
             task = bar.add_task("days", total=None)
-            result = run(
+            claims = simulate_claims(
                 pilot=target,
-                participants=participants,
-                months=months,
                 seed=seed,
                 until=end,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except Refused as exc:
         refused(exc)
-    document = {
-        "pilot": result.pilot,
-        "participants": result.participants,
-        "months": result.months,
-        "seed": result.seed,
-        "start": result.start,
-        "until": result.until,
-        "actions": result.actions,
-        "seconds": round(result.seconds, 2),
-        "actions_per_second": round(result.rate, 1),
-        "hired": result.hired,
-        "by_action": result.by_action,
+    document["claims"] = {
+        "participants": claims.participants,
+        "until": claims.until,
+        "actions": claims.actions,
+        "seconds": round(claims.seconds, 2),
+        "by_action": claims.by_action,
+        "by_status": claims.claims,
+        "tranches": claims.tranches,
     }
     if as_json:
         emit(document)
         return
+    if lifecycle:
+        out.print(
+            f"{pilot}: {result.participants} referrals from {result.start:%Y-%m-%d} to"
+            f" {result.until:%Y-%m-%d}: {result.actions} audited actions in {result.seconds:.1f} s"
+            f" ({result.rate:.0f}/s)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for action, count in result.by_action.items():
+            out.print(f"  {action:<24} {count}", highlight=False)
     out.print(
-        f"{pilot}: {result.participants} referrals from {result.start:%Y-%m-%d} to"
-        f" {result.until:%Y-%m-%d}: {result.actions} audited actions in {result.seconds:.1f} s"
-        f" ({result.rate:.0f}/s)",
+        f"{pilot}: claims of {claims.participants} participants up to {claims.until:%Y-%m-%d}:"
+        f" {claims.actions} audited actions in {claims.seconds:.1f} s",
         highlight=False,
         soft_wrap=True,
     )
-    for action, count in result.by_action.items():
+    for action, count in claims.by_action.items():
         out.print(f"  {action:<24} {count}", highlight=False)
+    statuses = ", ".join(f"{n} {status}" for status, n in claims.claims.items()) or "none"
+    out.print(f"  claims: {statuses}", highlight=False)
+    if claims.tranches:
+        tranches = ", ".join(f"{code} {status}" for code, status in claims.tranches.items())
+        out.print(f"  tranches: {tranches}", highlight=False)
 
 
 # --- running it ---------------------------------------------------------------------------

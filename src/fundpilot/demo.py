@@ -1,11 +1,16 @@
-"""The demo installation: the example pilots, their parties, one user per role, and a
-synthetic participant history for the pilots that enrol participants.
+"""The demo installation: the example pilots, their parties, one user per role (and
+three verifiers of the independent verification body), a synthetic participant
+history for the pilots that enrol participants, and its claims: evidence, milestone
+claims, readiness reviews, verifications, monthly samples with their audits and
+appraisals, disputes, and the staged contract's tranches.
 
 Everything goes through the real actions, so the audit log of a demo is the log a
 real installation would have. Loading twice changes nothing: a pilot that already has
-referrals is not simulated again.
+referrals is not simulated again, nor a contract pilot that already has claims.
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,8 @@ from typing import Any
 from django.utils import timezone
 from django.utils.text import slugify
 
+from fundpilot.claims.models import Claim
+from fundpilot.claims.simulate import simulate_claims
 from fundpilot.participants.models import Referral
 from fundpilot.participants.simulate import simulate
 from fundpilot.pilots import actions
@@ -45,6 +52,8 @@ PEOPLE = [
     ("quality", "Quinn Harper", "pilot-office", Role.QUALITY_REVIEWER, False),
     ("clinical", "Dr Lena Kowalski", "riverside", Role.CLINICAL_LEAD, False),
     ("verifier", "Victor Nguyen", "keystone-verification", Role.VERIFIER, False),
+    ("verifier-lead", "Helena Sato", "keystone-verification", Role.VERIFIER, False),
+    ("verifier-2", "Omar Haddad", "keystone-verification", Role.VERIFIER, False),
     ("finance", "Frances Cole", "pilot-office", Role.FINANCE, False),
     ("sponsor", "Grace Adeyemi", "pilot-office", Role.EXECUTIVE_SPONSOR, False),
     ("board", "Bernard Ellis", "pilot-office", Role.BOARD_CHAIR, False),
@@ -56,7 +65,9 @@ PEOPLE = [
     ("clinical-northstar", "Dr Mei Tanaka", "northstar", Role.CLINICAL_LEAD, False),
 ]
 # Synthetic history up to today (pilot id, referrals, months): every page has data.
-HISTORY = [("recovery-2026", 120, 6), ("blended-2026", 120, 6)]
+HISTORY = [("recovery-2026", 120, 6), ("blended-2026", 120, 6), ("pooled-2026", 80, 6)]
+# Staged contract pilots: claims only (their rulebooks enrol no participants).
+CONTRACTS = ["discharge-2026"]
 SEED = 2026
 
 
@@ -105,6 +116,10 @@ def load(progress: Any = None, *, history: bool = True) -> list[Login]:
 
     for slug, participants, months in HISTORY if history else ():
         _history(Pilot.objects.get(slug=slug), participants, months, progress)
+    for slug in CONTRACTS if history else ():
+        pilot = Pilot.objects.get(slug=slug)
+        if not Claim.objects.filter(pilot=pilot).exists():
+            _claims(pilot, None, progress)
 
     return [
         Login(
@@ -119,34 +134,17 @@ def load(progress: Any = None, *, history: bool = True) -> list[Login]:
 
 
 def _history(pilot: Pilot, participants: int, months: int, console: Any) -> None:
-    """Simulate the pilot's last months through the real actions, once."""
+    """Simulate the pilot's last months through the real actions, then their claims, once."""
     if Referral.objects.filter(pilot=pilot).exists():
         return
     say = console.print if console else (lambda *a, **k: None)
-    bar = None
-    if console is not None:
-        from rich.progress import BarColumn, Progress, TimeElapsedColumn
-
-        bar = Progress(
-            f"simulating {pilot.slug}: {participants} referrals over {months} months",
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
     try:
-        if bar is None:
-            result = simulate(pilot=pilot, participants=participants, months=months, seed=SEED)
-        else:
-            with bar:
-                task = bar.add_task("days", total=None)
-                result = simulate(
-                    pilot=pilot,
-                    participants=participants,
-                    months=months,
-                    seed=SEED,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
+        with _bar(
+            console, f"simulating {pilot.slug}: {participants} referrals over {months} months"
+        ) as shown:
+            result = simulate(
+                pilot=pilot, participants=participants, months=months, seed=SEED, progress=shown
+            )
     except Refused as exc:  # e.g. today is outside the pilot period
         say(f"no history for {pilot.slug}: {exc.message}")
         return
@@ -155,6 +153,36 @@ def _history(pilot: Pilot, participants: int, months: int, console: Any) -> None
         f" {result.actions} audited actions ({result.start:%Y-%m-%d} to {result.until:%Y-%m-%d})",
         soft_wrap=True,
     )
+    _claims(pilot, result.until, console)
+
+
+def _claims(pilot: Pilot, until: Any, console: Any) -> None:
+    """The claims of the pilot's simulated history (for a staged contract: its
+    tranches), through the real actions, once."""
+    say = console.print if console else (lambda *a, **k: None)
+    try:
+        with _bar(console, f"simulating the claims of {pilot.slug}") as shown:
+            result = simulate_claims(pilot=pilot, seed=SEED, until=until, progress=shown)
+    except Refused as exc:
+        say(f"no claims for {pilot.slug}: {exc.message}")
+        return
+    if result.actions:
+        statuses = ", ".join(f"{n} {status}" for status, n in result.claims.items())
+        say(f"claims of {pilot.name}: {statuses}; {result.actions} audited actions", soft_wrap=True)
+
+
+@contextmanager
+def _bar(console: Any, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient progress bar of simulated days on the console (none without one)."""
+    if console is None:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    bar = Progress(label, BarColumn(), TimeElapsedColumn(), console=console, transient=True)
+    with bar:
+        task = bar.add_task("days", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _initials(name: str) -> str:

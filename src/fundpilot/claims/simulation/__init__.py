@@ -1,0 +1,1 @@
+"""The claims pass of the synthetic history (see fundpilot.claims.simulate)."""
