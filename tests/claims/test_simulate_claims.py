@@ -2,6 +2,7 @@
 and with something for every claims page (claims in every status, verifications on
 time and late, a sample with audits and an appraisal, disputes, tranches)."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -152,3 +153,21 @@ def test_a_seed_is_claimed_once(admin, people):
     # then
     assert refused.value.code == "already_simulated"
     assert AuditRecord.objects.count() == count
+
+
+def test_the_simulate_command_claims_a_staged_contract(admin, people):
+    # given: the staged contract pilot, which enrols no participants
+    from tests.test_cli import run
+
+    contract = pilot_with(admin, people, "discharge-pathway")
+    # when
+    result = run(
+        "simulate", "--pilot", contract.slug, "--until", "2026-06-30", "--by", "admin", "--json"
+    )
+    # then: no lifecycle history, only the contract's claims
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert "participants" not in summary
+    assert summary["claims"]["tranches"]["T1"] == "payable"
+    assert summary["claims"]["by_status"] == {"payable": 1, "rejected": 1}
+    assert summary["claims"]["actions"] == sum(summary["claims"]["by_action"].values())

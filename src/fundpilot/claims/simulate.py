@@ -36,7 +36,7 @@ import hashlib
 import heapq
 import time as wallclock
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -72,6 +72,8 @@ from fundpilot.pilots import policy
 from fundpilot.pilots.models import Organisation, Pilot, User
 from fundpilot.rules.errors import Refused
 from fundpilot.rules.rulebook import Rulebook
+
+Work = Generator[datetime, None, None]  # resumed at each moment it yields
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def simulate_claims(
     chain = log.pilot_chain(pilot.slug)
     before = AuditRecord.objects.filter(chain=chain).count()
     began = wallclock.perf_counter()
-    queue: list[tuple[int, int, Iterator[datetime]]] = []  # (kind, key, work)
+    queue: list[tuple[int, int, Work]] = []  # (kind, key, work)
     start = min((c.released_at for c in cases), default=until)
     if rb.tranches:
         start = min(start, _start(w))
@@ -175,13 +177,13 @@ def _start(w: World) -> datetime:
 
 def _run(
     w: World,
-    queue: list[tuple[int, int, Iterator[datetime]]],
+    queue: list[tuple[int, int, Work]],
     start: datetime,
     progress: Progress | None,
 ) -> None:
     """Resume each generator at the moment it asked for, in time order (at equal times
     the system's work first, then participants by index), up to `until`."""
-    started: list[tuple[datetime, int, int, Iterator[datetime]]] = []
+    started: list[tuple[datetime, int, int, Work]] = []
     for kind, key, item in queue:
         try:
             started.append((next(item), kind, key, item))
@@ -227,12 +229,12 @@ def _cases(w: World) -> list[Case]:
     )
     ids = [p.pk for p in participants]
     pathways: dict[int, Pathway] = {}
-    for pathway in (
+    for first in (
         Pathway.objects.filter(participant_id__in=ids, decided_at__lte=w.until)
         .select_related("lead__organisation")
         .order_by("decided_at", "pk")
     ):
-        pathways.setdefault(pathway.participant_id, pathway)
+        pathways.setdefault(first.participant_id, first)
     away: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for event in EngagementEvent.objects.filter(participant_id__in=ids).order_by(
         "decided_at", "pk"

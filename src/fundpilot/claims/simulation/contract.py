@@ -11,7 +11,7 @@ data (referrals received and answered), never from paperwork.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,7 +30,7 @@ P_LATE = 0.1
 CASE_ROWS = 500  # at most this many referrals listed in a case-log extract
 
 
-def contract_claims(w: World) -> Iterator[datetime]:
+def contract_claims(w: World) -> Generator[datetime, None, None]:
     rb, rng = w.rb, w.rng("contract")
     claimants = sorted(w.people.claimants, key=lambda u: (u not in w.people.compliance, u.username))
     if not claimants:
@@ -96,7 +96,7 @@ def _cure(
     measures: dict[str, Any],
     decision: Verification,
     rng: Any,
-) -> Iterator[datetime]:
+) -> Generator[datetime, None, None]:
     """Within the cure period: the missing piece, a new claim naming the rejected one."""
     rejected = decision.claim  # as the verification left it (with its cure period)
     assert rejected.cure_until is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,6 +30,8 @@ from fundpilot.claims.actions.verification import verify_claim
 from fundpilot.claims.evidence import sha256_of
 from fundpilot.claims.models import Claim, Dispute, Verification
 from fundpilot.claims.simulation.world import (
+    FINDINGS,
+    GROUNDS,
     HELD_DAYS,
     P_DISPUTE,
     P_EARLY_DRAFT,
@@ -45,6 +48,9 @@ from fundpilot.claims.simulation.world import (
     P_REJECT_REUSED,
     P_REUSE,
     P_SLOW_REVIEW,
+    RESOLUTIONS,
+    REUSE_GROUNDS,
+    REUSE_RESOLUTION,
     REVIEW_DAYS,
     SLOW_REVIEW_DAYS,
     SUBMIT_DAYS,
@@ -57,36 +63,6 @@ from fundpilot.claims.simulation.world import (
 from fundpilot.participants.models import Participant
 from fundpilot.pilots.models import User
 from fundpilot.rules.rulebook import Milestone
-
-# What verifiers write, by reason code (any other code: the generic line).
-FINDINGS = {
-    "VR-DEFINITION": "does not meet the milestone definition as written",
-    "VR-UNSIGNED": "the copy on file is not signed",
-    "VR-WINDOW": "dated outside the milestone window",
-    "VR-REUSED": "the same document is on file for another participant",
-    "VR-MISSING": "the document named is not the one required",
-}
-GROUNDS = [
-    "The signed page was uploaded with the claim; the verifier read the draft copy.",
-    "The definition is met: the guidance allows this case, see the note on the claim.",
-    "The document is dated inside the window once the risk-adjusted variant is applied.",
-]
-REUSE_GROUNDS = "The document is ours, uploaded first; another participant's file holds a copy."
-REUSE_RESOLUTION = (
-    "The document was on this participant's file first; the copy is on the other file,"
-    " whose claims are reviewed instead.",
-    "Verifiers compare upload dates before rejecting a claim for reuse.",
-)
-RESOLUTIONS = {
-    Dispute.OVERTURNED: (
-        "On review the evidence meets the definition; the rejection is replaced by a verification.",
-        "Verifiers open every page of a multi-page upload before finding it unsigned.",
-    ),
-    Dispute.UPHELD: (
-        "The evidence does not meet the definition; the rejection stands.",
-        "Providers attach the signed final version, not the working draft.",
-    ),
-}
 
 
 @dataclass
@@ -163,7 +139,7 @@ class ParticipantClaims:
         if at <= self.w.until:
             heapq.heappush(self.agenda, _Step(at, next(self.counter), kind, data))
 
-    def run(self) -> Any:
+    def run(self) -> Generator[datetime, None, None]:
         while self.agenda:
             step = heapq.heappop(self.agenda)
             yield step.at
@@ -375,6 +351,7 @@ class ParticipantClaims:
         return (
             state.reached is None
             and state.open_claim is None
+            and state.price is not None
             and state.attempt == att.attempt
             and state.start is not None
             and state.start <= att.reached_on <= self.clock.local(at)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,12 +20,13 @@ from fundpilot.claims.actions.sampling import (
     period_bounds,
     universe,
 )
-from fundpilot.claims.models import Dispute, SampleAudit, SampleItem
+from fundpilot.claims.models import Dispute, Sample, SampleAudit, SampleItem
 from fundpilot.claims.simulation.world import (
     P_AUDIT_FAIL,
     P_DISPUTE_AUDIT,
     P_LATE_AUDIT,
     P_LATE_DISPUTE,
+    REUSE_GROUNDS,
     World,
     reuse_in,
 )
@@ -45,9 +46,6 @@ AUDIT_NOTES = {
 }
 
 
-ORIGINAL_GROUNDS = "The document is ours, uploaded first; another participant's file holds a copy."
-
-
 def sample_seed(seed: int, period: str) -> int:
     """The draw's seed, derived from the simulation's (a whole number below 2^63)."""
     digest = hashlib.sha256(f"fundpilot-sample/{seed}/{period}".encode()).digest()
@@ -63,7 +61,7 @@ def periods(first: date, until: date) -> list[str]:
     return found
 
 
-def month_sample(w: World, period: str) -> Iterator[datetime]:
+def month_sample(w: World, period: str) -> Generator[datetime, None, None]:
     """Draw the month's sample once it has ended, audit every item, appraise it; a
     failed audit may be disputed, and a changed finding calls for a new appraisal."""
     rng = w.rng("sample", period)
@@ -71,6 +69,8 @@ def month_sample(w: World, period: str) -> Iterator[datetime]:
     drawn_at = w.after(w.morning(end.date()), rng, slack=2)
     yield drawn_at
     sampling = w.rb.sampling
+    if Sample.objects.filter(pilot=w.pilot, period=period).exists():
+        return  # drawn already (by hand)
     found = universe(w.pilot, period, sampling) if sampling else {}
     providers = {claim.provider_id for claim, _ in found.values()}
     drawers = [u for u in w.people.verifiers if u.organisation_id not in providers]
@@ -110,7 +110,8 @@ def month_sample(w: World, period: str) -> Iterator[datetime]:
                 moment = w.by_due(at, dispute.due, rng, P_LATE_DISPUTE)
                 heapq.heappush(agenda, (moment, next(counter), "resolve", (dispute, original)))
         elif kind == "resolve":
-            changed = _resolve(w, *data, rng, at)
+            dispute, original = data
+            changed = _resolve(w, dispute, original, rng, at)
             if changed and appraised:
                 heapq.heappush(agenda, (w.after(at, rng, slack=1), next(counter), "appraise", None))
         else:
@@ -151,7 +152,7 @@ def _raise(w: World, audit: SampleAudit, original: bool, rng: Any, at: datetime)
         return None
     return raise_dispute(
         subject=audit,
-        grounds=ORIGINAL_GROUNDS
+        grounds=REUSE_GROUNDS
         if original
         else "The chart holds the signed, dated original; the audit saw the scanned draft.",
         by=rng.choice(staff),
@@ -215,7 +216,7 @@ def _resolver(w: World, dispute: Dispute, decided_by: int) -> User | None:
     return None
 
 
-def activation_dispute(w: World, prefix: str) -> Iterator[datetime]:
+def activation_dispute(w: World, prefix: str) -> Generator[datetime, None, None]:
     """A provider disputes one coded activation rejection; the pilot office upholds it."""
     rng = w.rng("activation-dispute")
     rejected = (
@@ -230,9 +231,12 @@ def activation_dispute(w: World, prefix: str) -> Iterator[datetime]:
         .order_by("decided_at", "pk")
     )
     for decision in rejected:
-        latest = ActivationDecision.objects.filter(participant_id=decision.participant_id)
+        later = ActivationDecision.objects.filter(
+            participant_id=decision.participant_id, pk__gt=decision.pk
+        )
         staff = w.people.enrollment.get(decision.participant.provider_id, [])
-        if staff and not latest.filter(pk__gt=decision.pk).exists():
+        disputed = Dispute.objects.filter(activation=decision).exists()
+        if staff and not disputed and not later.exists():
             break
     else:
         return

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from fundpilot.claims import evidence as files
-from fundpilot.claims.models import Claim, ClaimEvidence, Evidence
+from fundpilot.claims.models import Claim, ClaimEvidence, Dispute, Evidence
 from fundpilot.participants.simulation.world import Clock, members_by_role
 from fundpilot.pilots.models import Pilot, User
 from fundpilot.rules.rulebook import EvidenceKind, Rulebook
@@ -54,6 +54,38 @@ FACE_TO_FACE = frozenset(
     {"face_to_face", "home_visit", "follow_up", "care_planning", "assessment", "outreach"}
 )
 CONTACT_KINDS = ("contact", "case_log")  # evidence kinds that are extracts of the log
+
+
+# What people write: verifiers' findings by reason code, providers' grounds for a
+# dispute, and the resolution and learning of a decided one.
+FINDINGS = {
+    "VR-DEFINITION": "does not meet the milestone definition as written",
+    "VR-UNSIGNED": "the copy on file is not signed",
+    "VR-WINDOW": "dated outside the milestone window",
+    "VR-REUSED": "the same document is on file for another participant",
+    "VR-MISSING": "the document named is not the one required",
+}
+GROUNDS = [
+    "The signed page was uploaded with the claim; the verifier read the draft copy.",
+    "The definition is met: the guidance allows this case, see the note on the claim.",
+    "The document is dated inside the window once the risk-adjusted variant is applied.",
+]
+REUSE_GROUNDS = "The document is ours, uploaded first; another participant's file holds a copy."
+REUSE_RESOLUTION = (
+    "The document was on this participant's file first; the copy is on the other"
+    " participant's file.",
+    "Verifiers compare upload dates before rejecting a claim for reuse.",
+)
+RESOLUTIONS = {
+    Dispute.OVERTURNED: (
+        "On review the evidence meets the definition; the rejection is replaced by a verification.",
+        "Verifiers open every page of a multi-page upload before finding it unsigned.",
+    ),
+    Dispute.UPHELD: (
+        "The evidence does not meet the definition; the rejection stands.",
+        "Providers attach the signed final version, not the working draft.",
+    ),
+}
 
 
 # --- people -----------------------------------------------------------------------------
