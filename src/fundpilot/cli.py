@@ -27,6 +27,7 @@ from fundpilot.cli_kit import (
     setup_django,
     user_named,
 )
+from fundpilot.money.commands import register as register_money_commands
 from fundpilot.rules.errors import Refused
 from fundpilot.rules.rulebook import RulebookInvalid, load_rulebook
 from fundpilot.rules.rulebook_diff import diff_rulebooks
@@ -43,6 +44,7 @@ app.add_typer(token_app, name="token")
 import_app = typer.Typer(no_args_is_help=True, help="Load payer registers and referral files.")
 app.add_typer(import_app, name="import")
 register_claims_commands(app)
+register_money_commands(app)
 
 # --- rulebook -----------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "fundpilot.pilots",
     "fundpilot.participants",
     "fundpilot.claims",
+    "fundpilot.money",
     "fundpilot.web",
 ]
 

@@ -26,5 +26,6 @@ urlpatterns = [
     path("pilots/<slug:pilot>/audit/verify/", views.audit_verify, name="audit-verify"),
     path("pilots/<slug:pilot>/", include("fundpilot.participants.urls")),
     path("pilots/<slug:pilot>/", include("fundpilot.claims.urls")),
+    path("pilots/<slug:pilot>/", include("fundpilot.money.urls")),
     path("api/v1/", api.urls),
 ]

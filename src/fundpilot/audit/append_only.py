@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import migrations
 
-TABLES = ["audit_auditrecord", "pilots_rulebookversion"]
+TABLES = ["audit_auditrecord", "pilots_rulebookversion", "money_transaction", "money_entry"]
 
 
 def _sqlite_drop(table: str) -> list[str]:

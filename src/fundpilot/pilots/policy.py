@@ -52,6 +52,24 @@ CONTRACT_CLAIMANTS = frozenset({Role.COMPLIANCE, Role.EXECUTIVE_SPONSOR})
 # Who may see claims and their evidence; provider staff only their organisation's.
 CLAIM_READERS = PARTICIPANT_READERS | frozenset({Role.VERIFIER, Role.FINANCE})
 
+# Who sees the pilot's money: funds, payment runs, reconciliation, variance. Payer
+# representatives see only their own payer's (see `payer_scope`).
+MONEY_READERS = OVERSIGHT
+# Who may ask to spend a payer's funds (C12): frontline staff and the pilot office.
+SPEND_REQUESTERS = CARE_STAFF | frozenset({Role.COMPLIANCE, Role.FINANCE, Role.EXECUTIVE_SPONSOR})
+# Roles a decision-rights matrix may name for money decisions; the matrix itself then
+# decides who may approve what, for which payer, use and amount.
+MONEY_DECIDERS = frozenset(
+    {
+        Role.SUPERVISOR,
+        Role.FINANCE,
+        Role.EXECUTIVE_SPONSOR,
+        Role.BOARD_CHAIR,
+        Role.PAYER_REP,
+        Role.COMPLIANCE,
+    }
+)
+
 # Permissions within a pilot: which roles hold them.
 PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "pilot.view": EVERY_ROLE,
@@ -96,6 +114,29 @@ PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "dispute.raise": PROVIDER_STAFF | CONTRACT_CLAIMANTS | frozenset({Role.PAYER_REP}),
     "dispute.decide": frozenset({Role.COMPLIANCE, Role.VERIFIER}),
     "verification.report": CLAIM_READERS | OVERSIGHT,
+    # Money (C12–C15, C20)
+    "fund.view": MONEY_READERS,
+    "ledger.view": MONEY_READERS - {Role.PAYER_REP},
+    "ledger.reverse": frozenset({Role.FINANCE}),
+    "period.manage": frozenset({Role.FINANCE}),
+    "contribution.record": frozenset({Role.FINANCE}),
+    "spend.view": SPEND_REQUESTERS | MONEY_READERS | MONEY_DECIDERS,
+    "spend.request": SPEND_REQUESTERS,
+    "spend.approve": MONEY_DECIDERS,
+    "exception.review": frozenset({Role.ASSURANCE_REVIEWER, Role.COMPLIANCE}),
+    "payment.view": MONEY_READERS - {Role.PAYER_REP},
+    "payment.run": frozenset({Role.FINANCE}),
+    "remittance.view": (MONEY_READERS - {Role.PAYER_REP}) | PROVIDER_STAFF,
+    "reconciliation.view": MONEY_READERS,
+    "reconciliation.run": frozenset({Role.FINANCE}),
+    "investigation.manage": frozenset({Role.FINANCE, Role.COMPLIANCE}),
+    "reallocation.propose": frozenset({Role.FINANCE, Role.COMPLIANCE}),
+    "reallocation.approve": MONEY_DECIDERS,
+    "variance.view": MONEY_READERS - {Role.PAYER_REP},
+    "variance.run": frozenset({Role.FINANCE}),
+    "case_review.manage": frozenset({Role.FINANCE, Role.COMPLIANCE, Role.CLINICAL_LEAD}),
+    "exit.propose": frozenset({Role.FINANCE}),
+    "exit.approve": MONEY_DECIDERS,
 }
 # Permissions over the installation: held through a system-wide membership.
 SYSTEM_PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -185,6 +226,18 @@ def claims_scope(
     if sees_every_provider(user, pilot) or roles_in(user, pilot) & {Role.VERIFIER, Role.FINANCE}:
         return rows
     return rows.filter(**{provider_field: user.organisation_id})
+
+
+def payer_scope(user: Any, pilot: Pilot) -> str | None:
+    """Which payer's money the user may see: None for all of them; a payer
+    representative only its own organisation's payer ("" when it is no payer party)."""
+    roles = roles_in(user, pilot)
+    if not roles & MONEY_READERS:
+        return ""
+    if roles & (MONEY_READERS - {Role.PAYER_REP}):
+        return None
+    party = pilot.parties.filter(organisation_id=user.organisation_id).first()
+    return party.payer_id if party else ""
 
 
 def require_for_provider(user: Any, perm: str, pilot: Pilot, provider_id: int) -> Role | None:

@@ -155,6 +155,16 @@ class PartialRelease(StrEnum):
     PROPORTIONAL = "proportional"
 
 
+class Proration(StrEnum):
+    """How a PMPM month is paid when the participant is at a level for part of it."""
+
+    # Each day at a level earns rate × 1/(days in the month).
+    DAILY = "daily"
+    # A month with any day at a level earns that level's whole rate; when the level
+    # changed within the month, the level held on the month's last covered day pays.
+    FULL_MONTH = "full_month"
+
+
 class TriggerKind(StrEnum):
     DETERIORATION = "deterioration"
     UNPLANNED_CONTACTS = "unplanned_contacts"
@@ -529,6 +539,12 @@ class ServiceLevel(_Section):
     upgrade_triggers: tuple[UpgradeTrigger, ...] = ()
 
 
+class Pmpm(_Section):
+    """How monthly rates are paid (C13)."""
+
+    proration: Proration = Proration.DAILY
+
+
 class BaselinePackage(_Section):
     """Work the PMPM already pays for: recorded and visible, never billable (C5)."""
 
@@ -691,6 +707,7 @@ class Rulebook(_Section):
     milestones: tuple[Milestone, ...] = ()
     tranches: tuple[Tranche, ...] = ()
     service_levels: tuple[ServiceLevel, ...] = ()
+    pmpm: Pmpm = Field(default_factory=Pmpm)
     baseline_package: BaselinePackage | None = None
     episodes: tuple[Episode, ...] = ()
     deadlines: Deadlines

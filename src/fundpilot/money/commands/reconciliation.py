@@ -1,0 +1,7 @@
+"""`fundpilot` commands of reconciliation."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to `app`."""

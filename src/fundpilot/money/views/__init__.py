@@ -1,0 +1,1 @@
+"""Money pages, one module per area (each exports `urls`)."""

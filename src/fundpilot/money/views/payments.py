@@ -1,0 +1,5 @@
+"""Pages of payments, under /pilots/<pilot>/money/ (names in the `money:` namespace)."""
+
+from django.urls import URLPattern
+
+urls: list[URLPattern] = []

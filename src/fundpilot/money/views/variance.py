@@ -1,0 +1,5 @@
+"""Pages of variance, under /pilots/<pilot>/money/ (names in the `money:` namespace)."""
+
+from django.urls import URLPattern
+
+urls: list[URLPattern] = []
