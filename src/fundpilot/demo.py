@@ -20,11 +20,13 @@ from django.utils.text import slugify
 
 from fundpilot.claims.models import Claim
 from fundpilot.claims.simulate import simulate_claims
+from fundpilot.money.simulate import simulate_money
 from fundpilot.participants.models import Referral
 from fundpilot.participants.simulate import simulate
 from fundpilot.pilots import actions
 from fundpilot.pilots.models import Membership, Organisation, Party, Pilot, User
 from fundpilot.rules.errors import Refused
+from fundpilot.rules.money import format_usd
 from fundpilot.rules.rulebook import load_rulebook
 from fundpilot.rules.vocabulary import OrgKind, Role
 
@@ -120,6 +122,7 @@ def load(progress: Any = None, *, history: bool = True) -> list[Login]:
         pilot = Pilot.objects.get(slug=slug)
         if not Claim.objects.filter(pilot=pilot).exists():
             _claims(pilot, None, progress)
+            _money(pilot, pilot.rulebook.pilot.period_start, None, progress)
 
     return [
         Login(
@@ -154,6 +157,25 @@ def _history(pilot: Pilot, participants: int, months: int, console: Any) -> None
         soft_wrap=True,
     )
     _claims(pilot, result.until, console)
+    _money(pilot, result.start.date(), result.until, console)
+
+
+def _money(pilot: Pilot, since: Any, until: Any, console: Any) -> None:
+    """Contributions, spend, payment runs, reconciliations and variance cycles of the
+    simulated months, through the real actions, once."""
+    say = console.print if console else (lambda *a, **k: None)
+    try:
+        with _bar(console, f"simulating the money of {pilot.slug}") as shown:
+            result = simulate_money(
+                pilot=pilot, seed=SEED, since=since, until=until or timezone.now(), progress=shown
+            )
+    except Refused as exc:
+        say(f"no money history for {pilot.slug}: {exc.message}")
+        return
+    actions = ", ".join(f"{n} {name}" for name, n in sorted(result.actions.items()))
+    say(f"money of {pilot.name}: {actions}; paid {format_usd(result.paid)}", soft_wrap=True)
+    for problem in result.refused:
+        say(f"  refused: {problem}", soft_wrap=True)
 
 
 def _claims(pilot: Pilot, until: Any, console: Any) -> None:

@@ -192,6 +192,65 @@ BODIES |= {
         "learning": "walk",
     },
 }
+# Money, C12 spend requests and contributions: spend request REF-WALK does not exist (404
+# past the policy); the walk's spend request and contribution are wvch's.
+KWARGS |= {"payer": "wvch"}
+BODIES |= {
+    ("POST", f"{P}/spend-requests"): {
+        "payer": "wvch",
+        "use": "verification",
+        "amount": "100.00",
+        "payee": "org-provider",
+        "purpose": "walk",
+    },
+    ("POST", f"{P}/spend-requests/{KWARGS['reference']}/approve"): {"note": "walk"},
+    ("POST", f"{P}/spend-requests/{KWARGS['reference']}/decline"): {"reason": "walk"},
+    ("POST", f"{P}/spend-requests/{KWARGS['reference']}/review"): {"note": "walk"},
+    ("POST", f"{P}/contributions/wvch/commit"): {},
+    ("POST", f"{P}/contributions/wvch/receipts"): {
+        "reference": "WALK-1",
+        "received_on": "2026-03-02",
+        "allocations": {"verification": "100.00"},
+    },
+}
+# Money, the books (ledger, periods, reversal) and C20 exit: the walk's pilot has no
+# transaction, account or exit plan (404 past the policy); finance may lock March.
+KWARGS |= {"account": "fund:wvch:verification", "plan": 1}
+KWARGS.setdefault("month", "2026-03")
+BODIES |= {
+    ("POST", f"{P}/periods/{KWARGS['month']}/lock"): {},
+    ("POST", f"{P}/periods/{KWARGS['month']}/close"): {},
+    ("POST", f"{P}/periods/{KWARGS['month']}/reopen"): {},
+    ("POST", f"{P}/ledger/{KWARGS['number']}/reverse"): {"reason": "walk"},
+    ("POST", f"{P}/exit-plans"): {"as_of": "2026-03-02"},
+    ("POST", f"{P}/exit-plans/{KWARGS['plan']}/approve"): {},
+}
+# Money, C14 reconciliation and C15 variance: the walk reconciles and runs the cycle of
+# March for real (once; later roles are refused already_reconciled/already_run); the
+# investigation, reallocation and case review 1 do not exist (404 past the policy).
+KWARGS |= {"month": "2026-03", "investigation_id": 1, "reallocation_id": 1, "review_id": 1}
+BODIES |= {
+    ("POST", f"{P}/reconciliations"): {"month": KWARGS["month"]},
+    ("POST", f"{P}/investigations/1/assignment"): {"owner": "finance", "due": "2026-12-31"},
+    ("POST", f"{P}/investigations/1/resolution"): {"resolution": "walk"},
+    ("POST", f"{P}/reallocations"): {
+        "payer": "wvch",
+        "from_use": "recovery_milestones",
+        "to_use": "verification",
+        "amount": "1.00",
+        "reason": "walk",
+    },
+    ("POST", f"{P}/reallocations/1/approve"): {},
+    ("POST", f"{P}/reallocations/1/decline"): {"reason": "walk"},
+    ("POST", f"{P}/variance-cycles"): {"month": KWARGS["month"]},
+    ("POST", f"{P}/case-reviews/1/assignment"): {"owner": "finance", "due": "2026-12-31"},
+    ("POST", f"{P}/case-reviews/1/corrective-actions"): {
+        "owner": "finance",
+        "due": "2026-12-31",
+        "description": "walk",
+    },
+    ("POST", f"{P}/case-reviews/1/closure"): {"findings": "walk"},
+}
 QUERY = {
     "/api/v1/pilots/recovery-2026/audit/consistency": {"old_size": 1},
     f"{P}/breaches": {"month": "2026-03"},
@@ -346,3 +405,8 @@ def test_every_api_operation_answers_each_role_as_the_policy_says(people, pilot)
             if response.status_code not in expected and not (allowed and past):
                 mismatches.append((name, method, url, response.status_code))
     assert mismatches == []
+
+
+# Money, C13 payment runs: a dry run of the walk's March (nothing due); run 1 and its
+# remittances do not exist (404 past the policy).
+BODIES |= {("POST", f"{P}/payment-runs"): {"month": "2026-03", "dry_run": True}}

@@ -11,6 +11,7 @@ Account codes: `receivable:<payer>`, `contribution:<payer>`, `fund:<payer>:<use>
 code>`, `recoupment:<provider org code>`.
 """
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Model, Q, Sum
 
 from fundpilot.money.models import Account, Entry, LedgerHead, PaymentRun, Period, Transaction
 from fundpilot.pilots.models import Organisation, Pilot, User
@@ -164,11 +165,14 @@ def post_many(
     by: User | None,
     at: datetime,
     run: PaymentRun | None = None,
-) -> list[Transaction]:
-    """Post many balanced transactions in bulk (legs first, headers last).
+) -> list[int]:
+    """Post many balanced transactions in bulk (legs first, headers last); return their
+    numbers.
 
     Refuses (writing nothing of its own) an unbalanced posting or a basis already
-    posted; the database's unique basis key refuses one posted concurrently.
+    posted; the database's unique basis key refuses one posted concurrently. Rows go in
+    as tuples (a payment run posts hundreds of thousands); the database's triggers check
+    every header's legs all the same.
     """
     if not postings:
         return []
@@ -178,55 +182,109 @@ def post_many(
     if len(set(keys)) != len(keys):
         raise Refused("basis_repeated", "the same basis appears twice in one posting", "basis")
     head = lock(pilot)
-    done = set(Transaction.objects.filter(basis_key__in=keys).values_list("basis_key", flat=True))
+    done = basis_posted(keys)
     if done:
         first = sorted(done)[0]
         raise Refused("already_posted", f"{first} is already in the ledger", "basis")
     ids = accounts(pilot, (leg for p in postings for leg in p.legs))
     today = pilot.calendar.local_date(at)
     version = pilot.current.number
+    prep = _Prepared()
     months: dict[date, tuple[date, date | None]] = {}
-    headers, legs = [], []
+    headers, legs, numbers = [], [], []
+    posted_at = prep.value("posted_at", at)
     for number, posting in enumerate(postings, start=head.next_number):
         key = month_of(posting.effective_on)
         if key not in months:
             months[key] = posting_month(pilot, posting.effective_on, today)
         period, adjusts = months[key]
-        txn = Transaction(
-            pilot=pilot,
-            number=number,
-            kind=posting.kind,
-            basis_key=posting.basis_key,
-            period=period,
-            adjusts=adjusts,
-            effective_on=posting.effective_on if adjusts is None else period,
-            posted_at=at,
-            posted_by=by,
-            provider=posting.provider,
-            participant_id=posting.participant_id,
-            run=run,
-            reverses=posting.reverses,
-            amount_cents=sum(_cents(leg.amount) for leg in posting.legs if leg.amount > 0),
-            memo=posting.memo[:300],
-            rulebook_version=version,
+        txn_id = prep.value("id", uuid.uuid4())
+        cents = [(ids[leg.account], _cents(leg.amount)) for leg in posting.legs if leg.amount != 0]
+        legs.extend((txn_id, account, amount) for account, amount in cents)
+        headers.append(
+            (
+                txn_id,
+                pilot.pk,
+                number,
+                posting.kind,
+                posting.basis_key,
+                prep.value("period", period),
+                prep.value("adjusts", adjusts),
+                prep.value("effective_on", posting.effective_on if adjusts is None else period),
+                posted_at,
+                by.pk if by else None,
+                posting.provider.pk if posting.provider else None,
+                posting.participant_id,
+                run.pk if run else None,
+                prep.value("reverses", posting.reverses.pk) if posting.reverses else None,
+                sum(amount for _, amount in cents if amount > 0),
+                posting.memo[:300],
+                version,
+            )
         )
-        headers.append(txn)
-        legs.extend(
-            Entry(transaction=txn, account_id=ids[leg.account], amount_cents=_cents(leg.amount))
-            for leg in posting.legs
-            if leg.amount != 0
-        )
-    Entry.objects.bulk_create(legs, batch_size=5000)
-    Transaction.objects.bulk_create(headers, batch_size=5000)
+        numbers.append(number)
+    _insert(Entry, ENTRY_FIELDS, legs)
+    _insert(Transaction, TRANSACTION_FIELDS, headers)
     head.next_number += len(headers)
     head.save(update_fields=["next_number"])
-    _ensure_periods(pilot, {t.period for t in headers})
-    return headers
+    _ensure_periods(pilot, {p for p, _ in months.values()})
+    return numbers
 
 
 def post(pilot: Pilot, posting: Posting, *, by: User | None, at: datetime) -> Transaction:
     """Post one balanced transaction (inside the calling action's transaction)."""
-    return post_many(pilot, [posting], by=by, at=at)[0]
+    (number,) = post_many(pilot, [posting], by=by, at=at)
+    return Transaction.objects.get(pilot=pilot, number=number)
+
+
+ENTRY_FIELDS = ("transaction", "account", "amount_cents")
+TRANSACTION_FIELDS = (
+    "id",
+    "pilot",
+    "number",
+    "kind",
+    "basis_key",
+    "period",
+    "adjusts",
+    "effective_on",
+    "posted_at",
+    "posted_by",
+    "provider",
+    "participant_id",
+    "run",
+    "reverses",
+    "amount_cents",
+    "memo",
+    "rulebook_version",
+)
+
+
+class _Prepared:
+    """Database forms of Transaction field values, each distinct value prepared once."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, object], object] = {}
+
+    def value(self, name: str, value: object) -> object:
+        if value is None:
+            return None
+        key = (name, value)
+        if key not in self.cache:
+            field = Transaction._meta.get_field(name)
+            if field.is_relation:
+                field = field.target_field  # type: ignore[union-attr]
+            self.cache[key] = field.get_db_prep_save(value, connection)
+        return self.cache[key]
+
+
+def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(f).column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(sql, rows[start : start + 5000])
 
 
 def _ensure_periods(pilot: Pilot, months: set[date]) -> None:
