@@ -450,13 +450,17 @@ def simulate(
 ) -> None:
     """Generate a deterministic synthetic history through the real actions (administrators):
     the participants' lifecycle, then their claims, evidence, verifications, samples and
-    disputes; a staged contract pilot (which enrols no participants) gets its tranches."""
+    disputes (a staged contract pilot, which enrols no participants, gets its tranches),
+    then the money: contributions, spend requests, and each ended month's payment run,
+    reconciliation and variance cycle."""
     setup_django()
     from datetime import date, datetime, time, timedelta
     from zoneinfo import ZoneInfo
 
     from fundpilot.claims.simulate import simulate_claims
+    from fundpilot.money.simulate import simulate_money
     from fundpilot.participants.simulate import simulate as run
+    from fundpilot.rules.money import format_usd
 
     target = pilot_named(pilot)
     require(user_named(by), "role.grant", target)
@@ -502,8 +506,24 @@ def simulate(
                 until=end,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
+        with progress(f"{pilot}: money", "months") as bar:
+            task = bar.add_task("months", total=None)
+            money = simulate_money(
+                pilot=target,
+                seed=seed,
+                since=result.start.date() if lifecycle else target.rulebook.pilot.period_start,
+                until=end or datetime.now(ZoneInfo(target.rulebook.pilot.timezone)),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except Refused as exc:
         refused(exc)
+    document["money"] = {
+        "months": money.months,
+        "by_action": dict(money.actions),
+        "paid": money.paid,
+        "refused": money.refused,
+        "seconds": round(money.seconds, 2),
+    }
     document["claims"] = {
         "participants": claims.participants,
         "until": claims.until,
@@ -539,6 +559,15 @@ def simulate(
     if claims.tranches:
         tranches = ", ".join(f"{code} {status}" for code, status in claims.tranches.items())
         out.print(f"  tranches: {tranches}", highlight=False)
+    out.print(
+        f"{pilot}: money of {len(money.months)} months: paid {format_usd(money.paid)}"
+        f" in {money.seconds:.1f} s",
+        highlight=False,
+    )
+    for action, count in sorted(money.actions.items()):
+        out.print(f"  {action:<24} {count}", highlight=False)
+    for problem in money.refused:
+        out.print(f"  refused: {problem}", highlight=False, soft_wrap=True)
 
 
 # --- running it ---------------------------------------------------------------------------

@@ -164,14 +164,10 @@ def _money(pilot: Pilot, since: Any, until: Any, console: Any) -> None:
     """Contributions, spend, payment runs, reconciliations and variance cycles of the
     simulated months, through the real actions, once."""
     say = console.print if console else (lambda *a, **k: None)
-    try:
-        with _bar(console, f"simulating the money of {pilot.slug}") as shown:
-            result = simulate_money(
-                pilot=pilot, seed=SEED, since=since, until=until or timezone.now(), progress=shown
-            )
-    except Refused as exc:
-        say(f"no money history for {pilot.slug}: {exc.message}")
-        return
+    with _bar(console, f"simulating the money of {pilot.slug}") as shown:
+        result = simulate_money(
+            pilot=pilot, seed=SEED, since=since, until=until or timezone.now(), progress=shown
+        )
     actions = ", ".join(f"{n} {name}" for name, n in sorted(result.actions.items()))
     say(f"money of {pilot.name}: {actions}; paid {format_usd(result.paid)}", soft_wrap=True)
     for problem in result.refused:

@@ -4,6 +4,7 @@ time and late, a sample with audits and an appraisal, disputes, tranches)."""
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.db.models import Max
@@ -20,6 +21,7 @@ from fundpilot.claims.models import (
     Verification,
 )
 from fundpilot.claims.simulate import fingerprint, simulate_claims
+from fundpilot.money.models import Transaction
 from fundpilot.participants.simulate import simulate
 from fundpilot.pilots import actions
 from fundpilot.pilots.models import Organisation, Pilot, User
@@ -160,6 +162,7 @@ def test_the_simulate_command_claims_a_staged_contract(admin, people):
     from tests.test_cli import run
 
     contract = pilot_with(admin, people, "discharge-pathway")
+    make_person("office-finance", admin.organisation, admin, Role.FINANCE, contract)
     # when
     result = run(
         "simulate", "--pilot", contract.slug, "--until", "2026-06-30", "--by", "admin", "--json"
@@ -171,3 +174,11 @@ def test_the_simulate_command_claims_a_staged_contract(admin, people):
     assert summary["claims"]["tranches"]["T1"] == "payable"
     assert summary["claims"]["by_status"] == {"payable": 1, "rejected": 1}
     assert summary["claims"]["actions"] == sum(summary["claims"]["by_action"].values())
+    # and its money: each month ended by then paid, once; T1's release paid in full
+    money = summary["money"]
+    assert money["months"] == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    assert money["by_action"]["payment.run"] == 5
+    assert money["refused"] == []
+    t1 = contract.rulebook.tranches[0]
+    assert Decimal(money["paid"]) == t1.amount
+    assert Transaction.objects.filter(basis_key=f"tranche:{contract.slug}:{t1.code}").count() == 1

@@ -7,6 +7,7 @@ for separation-of-duties cases.
 """
 
 import pytest
+from django.test import Client
 
 from fundpilot.audit.models import AuditRecord
 from fundpilot.money import models
@@ -24,6 +25,13 @@ OFFICE_ROLES = (
     Role.ACTIVATION_APPROVER,
 )
 PROVIDER_ROLES = (Role.FRONTLINE, Role.SUPERVISOR, Role.ENROLLMENT_MANAGER)
+
+
+def signed_in(user: User) -> Client:
+    """A test client with `user` signed in (for the pages)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def money_snapshot() -> dict[str, int]:

@@ -19,19 +19,18 @@ its own); participants are built through the real participant actions.
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 
 from fundpilot.money import ledger
 from fundpilot.money.ledger import Leg, Posting
 from fundpilot.money.models import Transaction
-from fundpilot.participants.actions import care, intake
+from fundpilot.participants.actions import care
 from fundpilot.participants.models import Participant
 from fundpilot.pilots.models import Organisation, Pilot, User
 from fundpilot.rules.vocabulary import Role
 from tests.conftest import NOW, make_person
-from tests.participants.care_fixtures import ACTIVATED, BLENDED_PAYER
+from tests.participants.care_fixtures import ACTIVATED, BLENDED_PAYER, admit_blended
 
 D = Decimal
 # Cycles run early in the following month (Denver/New York mornings).
@@ -204,56 +203,17 @@ def blended_team(pilot: Pilot, admin: User, provider: Organisation) -> dict[str,
 def admit(pilot: Pilot, team: dict[str, User], pid: str) -> Participant:
     """Referred, assessed, filed and activated; then its service level approved."""
     member, band, geography, level = PEOPLE[pid]
-    manager = team["bl-enrollment_manager"]
-    referral = intake.receive_referral(
-        pilot=pilot,
-        reference=f"REF-{pid}",
+    participant = admit_blended(
+        pilot,
+        {
+            Role.ENROLLMENT_MANAGER: team["bl-enrollment_manager"],
+            Role.ACTIVATION_APPROVER: team["bl-activation_approver"],
+        },
         participant_id=pid,
-        payer_id=BLENDED_PAYER,
         member_id=member,
-        source="PCP",
-        provider=manager.organisation,
-        service_category="COMPLEX-CM",
-        referred_at=NOW,
+        acuity_band=band,
         geography=geography,
-        by=manager,
-        at=NOW,
-    )
-    common: dict[str, Any] = {
-        "pilot": pilot,
-        "participant_id": pid,
-        "acuity_band": band,
-        "signed_by": "Dr. Lee Park",
-        "signed_at": NOW + timedelta(hours=1),
-        "by": manager,
-        "at": NOW + timedelta(hours=1),
-    }
-    baseline = intake.record_assessment(
-        **common, kind="baseline", tool="dla-20", tool_version="2.1", score=D("3.20")
-    )
-    intake.record_assessment(
-        **common, kind="screening", tool="locus", tool_version="2020", score=D("14")
-    )
-    intake.file_eligibility(
-        referral=referral,
-        assessment=baseline,
-        participant_id=pid,
-        payer_status="active",
-        baseline_score=D("3.20"),
-        service_category="COMPLEX-CM",
-        proposed_start=NOW.date() + timedelta(days=7),
-        by=manager,
-        at=NOW + timedelta(hours=2),
-    )
-    participant = Participant.objects.get(pilot=pilot, participant_id=pid)
-    intake.decide_activation(
-        participant=participant,
-        outcome="activated",
-        decision_code="A1",
-        review_date=ACTIVATED.date(),
-        control_status="passed",
-        by=team["bl-activation_approver"],
-        at=ACTIVATED,
+        barriers=(),
     )
     request = care.request_service_level(
         participant=Participant.objects.get(pk=participant.pk),

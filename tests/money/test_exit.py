@@ -19,7 +19,9 @@ import pytest
 from fundpilot.audit.models import AuditRecord
 from fundpilot.claims.models import Claim
 from fundpilot.money import ledger, unwind
-from fundpilot.money.actions.spending import approve_spend
+from fundpilot.money.actions.contributions import receive_contribution
+from fundpilot.money.actions.payments import run_payments
+from fundpilot.money.actions.spending import approve_spend, request_spend
 from fundpilot.money.actions.unwind import approve_exit, preview_exit, propose_exit
 from fundpilot.money.models import ExitPlan, Transaction
 from fundpilot.pilots import actions
@@ -133,9 +135,11 @@ def test_proposal_then_approval_posts_the_reserve_and_the_return(books: Pilot, m
     ]
     assert set(ledger.funds_by_payer_and_use(books).values()) == {D("0.00")}
     balances = ledger.balances(books)
-    assert balances["reserve:medicaid"] == D("1200.00")
-    assert balances["reserve:county"] == D("120.00")
-    assert balances["reserve:fund"] == D("380.00")
+    assert balances["reserve:medicaid:care_coordination"] == D("1000.00")
+    assert balances["reserve:medicaid:milestones"] == D("200.00")
+    assert balances["reserve:county:milestones"] == D("120.00")
+    assert balances["reserve:fund:transport"] == D("300.00")
+    assert balances["reserve:fund:milestones"] == D("80.00")
     assert balances["returned:medicaid"] == D("94980.00")
     assert balances["returned:county"] == D("37992.00")
     assert balances["returned:fund"] == D("25328.00")
@@ -281,3 +285,54 @@ def test_a_payer_sees_only_its_own_figures(books: Pilot, money_staff) -> None:
     mine = unwind.scoped(figures, "county")
     assert {r["payer"] for r in mine["obligations"] + mine["funds"] + mine["payers"]} == {"county"}
     assert mine["totals"] is None
+
+
+def test_after_the_exit_only_the_reserved_obligations_are_paid_from_the_reserves(
+    books: Pilot, money_staff
+) -> None:
+    # given the posted exit (obligations: the $300 spend request and tranche T1's $400)
+    plan = propose_exit(pilot=books, as_of=AS_OF, by=money_staff["po-finance"], at=LATER)
+    approve_exit(plan=plan, by=money_staff["po-board_chair"], at=LATER)
+    # when finance runs March's payments
+    result = run_payments(
+        pilot=books, month=AS_OF.replace(day=1), by=money_staff["po-finance"], at=LATER
+    )
+    # then both obligations are paid, in cash from their reserves, which are now empty
+    assert sorted(i.basis_key for i in result.paid) == [
+        "spend:pooled-2026:SR-0001",
+        "tranche:pooled-2026:T1",
+    ]
+    assert result.total == D("700.00")
+    balances = ledger.balances(books)
+    for account in (
+        "reserve:fund:transport",
+        "reserve:fund:milestones",
+        "reserve:county:milestones",
+        "reserve:medicaid:milestones",
+    ):
+        assert balances[account] == D("0.00"), account
+    assert set(ledger.funds_by_payer_and_use(books).values()) == {D("0.00")}
+    # and no new money comes in or is committed
+    refused_without_writing(
+        "pilot_exited",
+        receive_contribution,
+        pilot=books,
+        payer="fund",
+        reference="LATE-1",
+        allocations={"transport": D("10.00")},
+        received_on=AS_OF,
+        by=money_staff["po-finance"],
+        at=LATER,
+    )
+    refused_without_writing(
+        "pilot_exited",
+        request_spend,
+        pilot=books,
+        payer="fund",
+        use="transport",
+        amount=D("25.00"),
+        payee=money_staff["rs-frontline"].organisation,
+        purpose="Bus pass",
+        by=money_staff["rs-frontline"],
+        at=LATER,
+    )

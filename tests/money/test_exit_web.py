@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from django.test import Client
 
 from fundpilot.money.actions.unwind import propose_exit
 from fundpilot.money.models import ExitPlan, Transaction
-from fundpilot.pilots.models import User
 from tests.money.conftest import money_snapshot
+from tests.money.conftest import signed_in as client
 from tests.money.test_exit import AS_OF, LATER, books  # noqa: F401  (the fixture)
 from tests.test_cli import run
 
@@ -25,12 +24,6 @@ MAY = datetime(2026, 5, 1, 15, 0, tzinfo=UTC)
 def clock():
     with time_machine.travel(MAY, tick=False) as traveller:
         yield traveller
-
-
-def client(user: User) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 def test_cli_dry_run_prints_the_unwind_and_writes_nothing(books, money_staff, clock) -> None:  # noqa: F811

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.test import Client
 
 from fundpilot.audit.models import AuditRecord
 from fundpilot.money import books as money_books
@@ -22,6 +21,7 @@ from fundpilot.money import ledger
 from fundpilot.money.models import Period, Transaction
 from fundpilot.pilots.models import Organisation, Pilot, User
 from tests.money.conftest import money_snapshot
+from tests.money.conftest import signed_in as client
 from tests.money.funds_fixtures import pay
 from tests.money.spending_fixtures import fund
 from tests.test_cli import run
@@ -53,12 +53,6 @@ def books(pooled: Pilot, money_staff: dict[str, User], provider: Organisation) -
 def clock():
     with time_machine.travel(MAY, tick=False) as traveller:
         yield traveller
-
-
-def client(user: User) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 def post_json(user: User, url: str, body: dict | None = None):

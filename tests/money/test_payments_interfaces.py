@@ -11,13 +11,13 @@ import json
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 
 from fundpilot.money.models import PaymentRun, Transaction
 from fundpilot.rules.vocabulary import Role
 from tests.conftest import make_person
 from tests.money.conftest import money_snapshot
+from tests.money.conftest import signed_in as client_of
 from tests.money.payment_fixtures import RUN_AT
 from tests.money.test_payments import march_claims, people, pilot
 from tests.participants.conftest import payer_org, register, staff
@@ -33,12 +33,6 @@ API = "/api/v1/pilots/recovery-2026/payment-runs"
 def clock():
     with time_machine.travel(RUN_AT, tick=False) as traveller:
         yield traveller
-
-
-def client_of(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # --- CLI ------------------------------------------------------------------------------

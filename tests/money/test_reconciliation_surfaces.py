@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 import time_machine
-from django.test import Client
 
 from fundpilot.money.actions.reconciliation import (
     assign_investigation,
@@ -17,6 +16,7 @@ from fundpilot.money.models import Investigation, Reallocation, Reconciliation
 from fundpilot.participants.queues import work_queue
 from fundpilot.pilots.models import Organisation, Pilot, User
 from tests.money.conftest import money_snapshot
+from tests.money.conftest import signed_in as _client
 from tests.money.review_fixtures import APRIL_2, pooled_books
 from tests.money.test_reconciliation import MARCH
 from tests.test_cli import run
@@ -40,12 +40,6 @@ def clock():
 @pytest.fixture
 def reconciled(books: Pilot, money_staff) -> Reconciliation:
     return reconcile_month(pilot=books, month=MARCH, by=money_staff["po-finance"], at=APRIL_2)
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_month_page_shows_every_payer_to_finance(reconciled, money_staff, clock):

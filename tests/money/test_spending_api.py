@@ -15,6 +15,7 @@ from fundpilot.pilots import actions
 from fundpilot.pilots.models import Pilot, User
 from tests.conftest import NOW
 from tests.money.conftest import money_snapshot
+from tests.money.conftest import signed_in as browser
 from tests.money.spending_fixtures import ask, fund
 from tests.test_cli import run
 
@@ -241,12 +242,6 @@ def test_the_contribution_commands(pooled: Pilot, money_staff: dict[str, User]) 
 
 
 # --- the pages ----------------------------------------------------------------------------
-
-
-def browser(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_request_is_asked_and_decided_on_the_pages(pooled: Pilot, staff: dict[str, User]) -> None:

@@ -16,6 +16,7 @@ from fundpilot.money.models import CaseReview, VarianceCycle
 from fundpilot.participants.queues import work_queue
 from fundpilot.pilots.models import Organisation, Pilot, User
 from tests.money.conftest import money_snapshot
+from tests.money.conftest import signed_in as _client
 from tests.money.review_fixtures import MAY_4, blended_team, blended_world
 from tests.money.test_variance import APRIL
 from tests.participants.care_fixtures import blended_pilot
@@ -45,12 +46,6 @@ def world(blended: Pilot, team, provider: Organisation) -> Pilot:
 def clock():
     with time_machine.travel(MAY_4, tick=False) as traveller:
         yield traveller
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _post(client: Client, url: str, body: dict) -> object:

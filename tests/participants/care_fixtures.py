@@ -204,9 +204,13 @@ def admit_blended(
     participant_id: str = "B-0001",
     member_id: str = "PHP-0001",
     activate: bool = True,
+    acuity_band: str = "moderate",
+    geography: str = "guilford",
+    barriers: tuple[str, ...] = ("transport",),
 ) -> Participant:
-    """B-0001 of riverside: DLA-20 baseline 3.20, screening barrier transport; referred at
-    NOW, filed at NOW+2h, activated at ACTIVATED (unless `activate` is false)."""
+    """B-0001 of riverside (by default moderate, in guilford): DLA-20 baseline 3.20,
+    screening barrier transport; referred at NOW, filed at NOW+2h, activated at
+    ACTIVATED (unless `activate` is false)."""
     manager = staff[Role.ENROLLMENT_MANAGER]
     referral = intake.receive_referral(
         pilot=pilot,
@@ -218,14 +222,14 @@ def admit_blended(
         provider=manager.organisation,
         service_category="COMPLEX-CM",
         referred_at=NOW,
-        geography="guilford",
+        geography=geography,
         by=manager,
         at=NOW,
     )
     common: dict[str, Any] = {
         "pilot": pilot,
         "participant_id": participant_id,
-        "acuity_band": "moderate",
+        "acuity_band": acuity_band,
         "signed_by": "Dr. Lee Park",
         "signed_at": NOW + timedelta(hours=1),
         "by": manager,
@@ -240,7 +244,7 @@ def admit_blended(
         tool="locus",
         tool_version="2020",
         score=Decimal("14"),
-        barriers=("transport",),
+        barriers=barriers,
     )
     intake.file_eligibility(
         referral=referral,

@@ -339,13 +339,16 @@ def fund_available(pilot: Pilot, payer: str, use: str, on: date | None = None) -
     return balances(pilot, on=on).get(code, Decimal("0.00"))
 
 
-def funds_by_payer_and_use(pilot: Pilot, on: date | None = None) -> dict[tuple[str, str], Decimal]:
-    """Every (payer, use) fund balance, including zero ones the rulebook allows."""
+def funds_by_payer_and_use(
+    pilot: Pilot, on: date | None = None, kind: str = Account.FUND
+) -> dict[tuple[str, str], Decimal]:
+    """Every (payer, use) balance of `fund` (or, after an exit, `reserve`) accounts,
+    including zero ones the rulebook allows."""
     result: dict[tuple[str, str], Decimal] = defaultdict(lambda: Decimal("0.00"))
     for payer in pilot.rulebook.payers:
         for use in payer.allowable_uses:
             result[(payer.id, use.code)] = Decimal("0.00")
-    rows = Entry.objects.filter(account__pilot=pilot, account__kind=Account.FUND)
+    rows = Entry.objects.filter(account__pilot=pilot, account__kind=kind)
     if on is not None:
         rows = rows.filter(transaction__effective_on__lte=on)
     for row in rows.values("account__payer", "account__use").annotate(cents=Sum("amount_cents")):

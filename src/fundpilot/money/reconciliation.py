@@ -36,9 +36,20 @@ threshold).
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Sum, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    Model,
+    OuterRef,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from fundpilot.claims.models import Claim, Dispute
@@ -59,6 +70,8 @@ from fundpilot.participants.models import Participant, RosterRemoval
 from fundpilot.pilots.models import Pilot
 from fundpilot.rules.money import quantize
 from fundpilot.rules.rulebook import PaymentType, Rulebook
+
+R = TypeVar("R", bound=Model)
 
 METHOD = (
     "Plan to date = contribution × months elapsed ÷ months in the pilot period (straight"
@@ -308,6 +321,11 @@ def scoped(figures: dict[str, Any], scope: str | None) -> dict[str, Any]:
     if scope is None:
         return figures
     return figures | {"payers": [p for p in figures["payers"] if p["payer"] == scope]}
+
+
+def scoped_rows(rows: QuerySet[R], scope: str | None) -> QuerySet[R]:
+    """The rows (investigations, reallocations) a viewer may see: all, or one payer's."""
+    return rows if scope is None else rows.filter(payer=scope)
 
 
 def over_threshold(figures: dict[str, Any]) -> list[dict[str, Any]]:

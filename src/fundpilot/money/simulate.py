@@ -13,9 +13,10 @@ claims history of the same pilot, which it reads but never changes:
 - after each month ends, on the rulebook's settlement day, finance runs the month's
   payments, then its reconciliation and its variance cycle.
 
-A step the actions refuse is reported, not retried. Every action gets the simulated
-moment as `at` (10:00 on pilot working days); the same seed and history give the same
-records.
+A step the actions refuse is reported, not retried; so is a pilot that already holds
+money records or has nobody in the finance role (then nothing is simulated). Every
+action gets the simulated moment as `at` (10:00 on pilot working days); the same seed
+and history give the same records.
 """
 
 import random
@@ -129,15 +130,17 @@ def simulate_money(
     """Contributions, spend requests, payment runs, reconciliations and variance
     cycles for each month from `since` that has ended by `until`."""
     rb = pilot.rulebook
-    if Transaction.objects.filter(pilot=pilot, kind=Transaction.COMMITMENT).exists():
-        raise Refused("already_simulated", f"{pilot.slug} already holds money records", "pilot")
+    result = MoneySimulation()
     people = members_by_role(pilot)
+    if Transaction.objects.filter(pilot=pilot, kind=Transaction.COMMITMENT).exists():
+        result.refused.append(f"{pilot.slug} already holds money records: none simulated")
+        return result
     if not people[Role.FINANCE]:
-        raise Refused("no_finance", f"{pilot.slug} has nobody in the finance role", "pilot")
+        result.refused.append(f"{pilot.slug} has nobody in the finance role: no money simulated")
+        return result
     finance = people[Role.FINANCE][0]
     clock = _Clock(pilot)
     rng = random.Random(f"{seed}:money:{pilot.slug}")  # noqa: S311 (a simulation, not security)
-    result = MoneySimulation()
     began = wallclock.perf_counter()
     today = clock.calendar.local_date(until)
     start = max(since, rb.pilot.period_start)

@@ -10,7 +10,9 @@ it; obligations that arose by then and were not yet in the ledger by then):
    from: a spend request to its payer and use, a claim by its payer split, an unpaid
    remittance by the payer parts of the payments not yet remitted.
 2. Each fund reserves its obligations, up to what it holds (the rest is a shortfall,
-   shown, never taken from another payer's fund).
+   shown, never taken from another payer's fund): `reserve:<payer>:<use>`. After the
+   exit, payment runs pay only those obligations, in cash from the reserves; no new
+   receipt, spend approval or reallocation is taken (`refuse_after_exit`).
 3. What remains in the funds goes back: `pro_rata_contribution` splits the total of
    every fund's remainder by contribution (`rules.money.allocate`);
    `unspent_by_payer` gives each payer its own funds' remainder.
@@ -29,8 +31,9 @@ from django.db.models import Sum
 
 from fundpilot.claims.models import Claim
 from fundpilot.money import due, ledger
-from fundpilot.money.models import Account, Entry, SpendRequest, Transaction
+from fundpilot.money.models import Account, Entry, ExitPlan, SpendRequest, Transaction
 from fundpilot.pilots.models import Pilot
+from fundpilot.rules.errors import Refused
 from fundpilot.rules.money import allocate
 from fundpilot.rules.rulebook import UnwindRule
 
@@ -291,14 +294,13 @@ def postings(pilot: Pilot, figures: dict[str, Any]) -> list[ledger.Posting]:
     return_legs: list[ledger.Leg] = []
     for fund in figures["funds"]:
         code = ledger.payer_account(Account.FUND, fund["payer"], fund["use"])
-        reserve_legs.append(ledger.Leg(code, -Decimal(fund["reserved"])))
+        reserved = Decimal(fund["reserved"])
+        reserve_legs.append(ledger.Leg(code, -reserved))
+        reserve_legs.append(
+            ledger.Leg(ledger.payer_account(Account.RESERVE, fund["payer"], fund["use"]), reserved)
+        )
         return_legs.append(ledger.Leg(code, -Decimal(fund["remaining"])))
     for payer in figures["payers"]:
-        reserve_legs.append(
-            ledger.Leg(
-                ledger.payer_account(Account.RESERVE, payer["payer"]), Decimal(payer["reserved"])
-            )
-        )
         return_legs.append(
             ledger.Leg(
                 ledger.payer_account(Account.RETURNED, payer["payer"]), Decimal(payer["returned"])
@@ -320,6 +322,26 @@ def postings(pilot: Pilot, figures: dict[str, Any]) -> list[ledger.Posting]:
                 )
             )
     return found
+
+
+def posted_exit(pilot: Pilot) -> ExitPlan | None:
+    return ExitPlan.objects.filter(pilot=pilot, status=ExitPlan.POSTED).first()
+
+
+def obligation_bases(plan: ExitPlan) -> set[str]:
+    """The bases an exit reserved for: after it, payment runs pay only these."""
+    return {row["basis"] for row in plan.figures["obligations"]}
+
+
+def refuse_after_exit(pilot: Pilot, what: str) -> None:
+    """After the exit is posted no new money comes in or is committed (C20)."""
+    done = posted_exit(pilot)
+    if done is not None:
+        raise Refused(
+            "pilot_exited",
+            f"the pilot's exit as of {done.as_of} is posted: no more {what}",
+            "pilot",
+        )
 
 
 def scoped(figures: dict[str, Any], payer: str | None) -> dict[str, Any]:

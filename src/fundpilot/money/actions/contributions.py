@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from fundpilot.audit import log
-from fundpilot.money import ledger
+from fundpilot.money import ledger, unwind
 from fundpilot.money.ledger import Leg, Posting
 from fundpilot.money.models import Account, Transaction
 from fundpilot.pilots import policy
@@ -170,6 +170,7 @@ def receive_contribution(
     """C12: record contribution cash received from a payer, allocated to its allowable
     uses (each part becomes available in that use's fund)."""
     role = policy.require(by, "contribution.record", pilot)
+    unwind.refuse_after_exit(pilot, "contribution receipts")
     rb = pilot.rulebook
     found = payer_of(rb, payer)
     reference = (reference or "").strip()

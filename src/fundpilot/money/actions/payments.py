@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Max, Q, Sum
 
 from fundpilot.audit import log
-from fundpilot.money import ledger
+from fundpilot.money import ledger, unwind
 from fundpilot.money.due import Due, DueItem, check_month, due, month_end
 from fundpilot.money.ledger import Leg, Posting
 from fundpilot.money.models import Account, Entry, PaymentRun, Transaction
@@ -197,7 +197,7 @@ def _outstanding_recoupments(pilot: Pilot) -> dict[int, dict[tuple[str, str], De
         Entry.objects.filter(
             transaction__pilot=pilot,
             transaction__kind=Transaction.REMITTANCE,
-            account__kind=Account.FUND,
+            account__kind__in=(Account.FUND, Account.RESERVE),
             amount_cents__gt=0,
         )
         .values("transaction__provider_id", "account__payer", "account__use")
@@ -271,7 +271,13 @@ def _check_rights(pilot: Pilot, by: User, paid: list[DueItem]) -> dict[str, str]
 
 def _compute(pilot: Pilot, month: date, by: User, *, dry_run: bool, number: int) -> RunResult:
     found: Due = due(pilot, month)
-    paid, held = _hold_short(found.items, ledger.funds_by_payer_and_use(pilot))
+    exited = unwind.posted_exit(pilot)
+    if exited is None:
+        paid, held = _hold_short(found.items, ledger.funds_by_payer_and_use(pilot))
+    else:  # only the obligations the exit reserved for, in cash from the reserves
+        owed = unwind.obligation_bases(exited)
+        reserves = ledger.funds_by_payer_and_use(pilot, kind=Account.RESERVE)
+        paid, held = _hold_short([i for i in found.items if i.basis_key in owed], reserves)
     result = RunResult(
         pilot=pilot.slug,
         month=month,
@@ -296,8 +302,10 @@ def _next_number(pilot: Pilot) -> int:
 
 
 def _postings(
-    result: RunResult, orgs: dict[int, Organisation], effective_on: date
+    result: RunResult, orgs: dict[int, Organisation], effective_on: date, cash: str
 ) -> list[Posting]:
+    """The run's transactions; cash leaves `cash` accounts (funds, or after the exit the
+    reserves) by payer and use."""
     postings = []
     for item in result.paid:
         provider = orgs[item.provider_id]
@@ -333,12 +341,13 @@ def _postings(
         provider = orgs[r.provider_id]
         legs = [Leg(f"payable:{provider.code}", r.gross, provider)]
         legs += [
-            Leg(f"fund:{payer}:{use}", -a) for (payer, use), a in sorted(r.gross_parts.items())
+            Leg(f"{cash}:{payer}:{use}", -a) for (payer, use), a in sorted(r.gross_parts.items())
         ]
         if r.netted:
             legs.append(Leg(f"recoupment:{provider.code}", -r.netted, provider))
             legs += [
-                Leg(f"fund:{payer}:{use}", a) for (payer, use), a in sorted(r.netted_parts.items())
+                Leg(f"{cash}:{payer}:{use}", a)
+                for (payer, use), a in sorted(r.netted_parts.items())
             ]
         postings.append(
             Posting(
@@ -393,7 +402,8 @@ def run_payments(
             )
             result.run = run
             orgs = {o.pk: o for o in Organisation.objects.all()}
-            postings = _postings(result, orgs, min(month_end(month), today))
+            cash = Account.RESERVE if unwind.posted_exit(pilot) else Account.FUND
+            postings = _postings(result, orgs, min(month_end(month), today), cash)
             for start in range(0, len(postings), CHUNK):
                 ledger.post_many(pilot, postings[start : start + CHUNK], by=by, at=at, run=run)
             log.append(

@@ -20,7 +20,7 @@ from typing import Any
 from django.db import transaction
 
 from fundpilot.audit import log
-from fundpilot.money import ledger, rights
+from fundpilot.money import ledger, rights, unwind
 from fundpilot.money.models import Account, Investigation, Reallocation, Reconciliation, Transaction
 from fundpilot.money.monthly import check_month, due_ahead, owner_may
 from fundpilot.money.reconciliation import compute, over_threshold
@@ -91,22 +91,23 @@ def reconcile_month(*, pilot: Pilot, month: date, by: User, at: datetime) -> Rec
     return recon
 
 
+def _unresolved(investigation: Investigation) -> None:
+    if investigation.status != Investigation.OPEN:
+        raise Refused("investigation_resolved", "this investigation is resolved", "investigation")
+
+
 def assign_investigation(
     *, investigation: Investigation, owner: User, due: date, by: User, at: datetime
 ) -> Investigation:
     """C14: name who investigates a variance, and by when."""
     pilot = investigation.pilot
     role = policy.require(by, "investigation.manage", pilot)
-    if investigation.status != Investigation.OPEN:
-        raise Refused("investigation_resolved", "this investigation is resolved", "investigation")
+    _unresolved(investigation)
     owner_may(pilot, owner, "investigation.manage")
     due_ahead(pilot, due, at)
     with transaction.atomic(durable=True):
         locked = Investigation.objects.select_for_update().get(pk=investigation.pk)
-        if locked.status != Investigation.OPEN:
-            raise Refused(
-                "investigation_resolved", "this investigation is resolved", "investigation"
-            )
+        _unresolved(locked)
         locked.owner, locked.due = owner, due
         locked.save(update_fields=["owner", "due"])
         log.append(
@@ -132,10 +133,7 @@ def resolve_investigation(
         raise Refused("resolution_required", "say what the investigation found", "resolution")
     with transaction.atomic(durable=True):
         locked = Investigation.objects.select_for_update().get(pk=investigation.pk)
-        if locked.status != Investigation.OPEN:
-            raise Refused(
-                "investigation_resolved", "this investigation is resolved", "investigation"
-            )
+        _unresolved(locked)
         locked.status = Investigation.RESOLVED
         locked.resolution, locked.resolved_by, locked.resolved_at = resolution, by, at
         locked.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
@@ -197,6 +195,7 @@ def propose_reallocation(
 ) -> Reallocation:
     """C14: propose moving one payer's funds between two of its allowable uses."""
     role = policy.require(by, "reallocation.propose", pilot)
+    unwind.refuse_after_exit(pilot, "reallocations")
     found = _payer(pilot, payer)
     for field, use in (("from_use", from_use), ("to_use", to_use)):
         if not found.allows(use):
@@ -274,6 +273,7 @@ def approve_reallocation(*, reallocation: Reallocation, by: User, at: datetime) 
     its journal transaction (funds re-checked under the ledger lock)."""
     pilot = reallocation.pilot
     role = policy.require(by, "reallocation.approve", pilot)
+    unwind.refuse_after_exit(pilot, "reallocations")
     _proposed(reallocation)
     _not_own(reallocation, by)
     right_role, right = rights.covering_right(

@@ -20,7 +20,7 @@ from django.db.models import CharField, Exists, OuterRef, QuerySet, Sum, Value
 from django.db.models.functions import Concat
 
 from fundpilot.audit import log
-from fundpilot.money import ledger, rights
+from fundpilot.money import ledger, rights, unwind
 from fundpilot.money.actions.contributions import allowed_use, money_amount, payer_of
 from fundpilot.money.models import SpendRequest, Transaction
 from fundpilot.participants.deadlines import late_by
@@ -112,6 +112,7 @@ def request_spend(
     provider of the pilot. Frontline staff ask for their own organisation; the pilot
     office for any provider. Validated centrally against the payer's rules now."""
     role = policy.require(by, "spend.request", pilot)
+    unwind.refuse_after_exit(pilot, "spend requests")
     found = payer_of(pilot.rulebook, payer)
     allowed_use(found, use)
     amount = money_amount(amount)
@@ -247,6 +248,7 @@ def approve_spend(
     """
     pilot = request.pilot
     policy.require(by, "spend.approve", pilot)
+    unwind.refuse_after_exit(pilot, "spend approvals")
     _not_own(request, by)
     _pending(request)
     _visible(request, by)

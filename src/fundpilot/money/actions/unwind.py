@@ -40,7 +40,7 @@ def _as_of(pilot: Pilot, as_of: date | str, at: datetime) -> date:
 
 
 def _not_exited(pilot: Pilot) -> None:
-    done = ExitPlan.objects.filter(pilot=pilot, status=ExitPlan.POSTED).first()
+    done = unwind.posted_exit(pilot)
     if done is not None:
         raise Refused("already_exited", f"the exit as of {done.as_of} is already posted", "as_of")
 

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from fundpilot.money import books
 from fundpilot.money.actions import ledger as ledger_actions
+from fundpilot.money.api.common import username_of
 from fundpilot.money.models import Period, Transaction
 from fundpilot.pilots import policy
 from fundpilot.pilots.access import permission, pilot_for
@@ -125,7 +126,7 @@ def period_out(p: Period) -> dict[str, Any]:
     return {
         "month": f"{p.month:%Y-%m}",
         "status": p.status,
-        "changed_by": p.changed_by.username if p.changed_by else None,
+        "changed_by": username_of(p.changed_by),
         "changed_at": p.changed_at,
     }
 

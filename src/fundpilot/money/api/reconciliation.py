@@ -16,15 +16,21 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from fundpilot.money.actions import reconciliation as actions
+from fundpilot.money.api.common import (
+    AssignmentIn,
+    MonthIn,
+    month_or_404,
+    person_in,
+    username_of,
+)
 from fundpilot.money.ledger import parse_month
 from fundpilot.money.models import Investigation, Reallocation, Reconciliation
-from fundpilot.money.reconciliation import scoped
+from fundpilot.money.reconciliation import scoped, scoped_rows
 from fundpilot.participants.api_schemas import DecimalText
 from fundpilot.pilots import policy
 from fundpilot.pilots.access import permission, pilot_for
 from fundpilot.pilots.api import Error
-from fundpilot.pilots.models import Pilot, User
-from fundpilot.rules.errors import Refused
+from fundpilot.pilots.models import Pilot
 
 router = Router(tags=["money"])
 E = {401: Error, 403: Error, 404: Error, 422: Error}
@@ -42,10 +48,6 @@ class ReconciliationOut(Schema):
     investigations: list[int]
 
 
-class MonthIn(Schema):
-    month: str = Field(description="YYYY-MM", examples=["2026-03"])
-
-
 class InvestigationOut(Schema):
     id: int
     month: str
@@ -58,11 +60,6 @@ class InvestigationOut(Schema):
     resolution: str
     resolved_by: str | None
     resolved_at: datetime | None
-
-
-class AssignmentIn(Schema):
-    owner: str = Field(description="the owner's username")
-    due: date
 
 
 class ResolutionIn(Schema):
@@ -100,18 +97,12 @@ class DeclineIn(Schema):
     reason: str
 
 
-def username_of(user: User | None) -> str | None:
-    return user.username if user else None
-
-
 def _scope(request: HttpRequest, pilot: Pilot) -> str | None:
     return policy.payer_scope(request.auth, pilot)
 
 
 def _recon_out(recon: Reconciliation, scope: str | None) -> dict[str, Any]:
-    investigations = recon.investigations.order_by("pk")
-    if scope is not None:
-        investigations = investigations.filter(payer=scope)
+    investigations = scoped_rows(recon.investigations.order_by("pk"), scope)
     return {
         "month": f"{recon.month:%Y-%m}",
         "prepared_by": recon.prepared_by.username,
@@ -148,13 +139,6 @@ def _realloc_out(r: Reallocation) -> dict[str, Any]:
         "transaction": r.transaction.number if r.transaction else None,
         "basis_key": r.transaction.basis_key if r.transaction else None,
     }
-
-
-def month_or_404(text: str) -> date:
-    try:
-        return parse_month(text)
-    except Refused:
-        raise Http404(f"no month '{text}'") from None
 
 
 @router.get(
@@ -201,9 +185,7 @@ def get_reconciliation(request: HttpRequest, pilot: str, month: str) -> dict[str
 def _investigation(request: HttpRequest, pilot: str, pk: int, perm: str) -> Investigation:
     p, _ = pilot_for(request.auth, pilot, perm)
     rows = Investigation.objects.filter(pilot=p, pk=pk).select_related("pilot", "reconciliation")
-    scope = _scope(request, p)
-    if scope is not None:
-        rows = rows.filter(payer=scope)
+    rows = scoped_rows(rows, _scope(request, p))
     found = rows.first()
     if found is None:
         raise Http404(f"no investigation {pk} in {p.slug}")
@@ -223,19 +205,10 @@ def list_investigations(
     rows = Investigation.objects.filter(pilot=p).select_related(
         "reconciliation", "owner", "resolved_by"
     )
-    scope = _scope(request, p)
-    if scope is not None:
-        rows = rows.filter(payer=scope)
+    rows = scoped_rows(rows, _scope(request, p))
     if status:
         rows = rows.filter(status=status)
     return [_investigation_out(i) for i in rows.order_by("-status", "pk")[:500]]
-
-
-def person_in(pilot: Pilot, username: str) -> User:
-    found = User.objects.filter(username=username, is_active=True).first()
-    if found is None or not policy.roles_in(found, pilot):
-        raise Refused("unknown_person", f"nobody '{username}' holds a role here", "owner")
-    return found
 
 
 @router.post(
@@ -277,9 +250,7 @@ def resolve(
 def _realloc(request: HttpRequest, pilot: str, pk: int, perm: str) -> Reallocation:
     p, _ = pilot_for(request.auth, pilot, perm)
     rows = Reallocation.objects.filter(pilot=p, pk=pk).select_related("pilot", "proposed_by")
-    scope = _scope(request, p)
-    if scope is not None:
-        rows = rows.filter(payer=scope)
+    rows = scoped_rows(rows, _scope(request, p))
     found = rows.first()
     if found is None:
         raise Http404(f"no reallocation {pk} in {p.slug}")
@@ -297,9 +268,7 @@ def list_reallocations(request: HttpRequest, pilot: str) -> list[dict[str, Any]]
     rows = Reallocation.objects.filter(pilot=p).select_related(
         "proposed_by", "decided_by", "transaction"
     )
-    scope = _scope(request, p)
-    if scope is not None:
-        rows = rows.filter(payer=scope)
+    rows = scoped_rows(rows, _scope(request, p))
     return [_realloc_out(r) for r in rows.order_by("-pk")[:500]]
 
 

@@ -26,6 +26,7 @@ from fundpilot.money.actions.spending import (
     review_exception,
     spend_requests_for,
 )
+from fundpilot.money.api.common import username_of
 from fundpilot.money.models import SpendRequest, Transaction
 from fundpilot.participants.api_schemas import DecimalText
 from fundpilot.pilots.access import permission, pilot_for
@@ -104,10 +105,6 @@ class ContributionOut(Schema):
     outstanding: str
 
 
-def _name(user: Any) -> str | None:
-    return user.username if user is not None else None
-
-
 def _out(s: SpendRequest) -> dict[str, Any]:
     plain = ("reference", "payer", "use", "participant_id", "purpose", "status")
     plain += ("requested_at", "decided_at", "decided_role", "decision_right", "decision_note")
@@ -116,13 +113,13 @@ def _out(s: SpendRequest) -> dict[str, Any]:
         "amount": str(s.amount),
         "payee": s.payee.code,
         "requested_by": s.requested_by.username,
-        "decided_by": _name(s.decided_by),
-        "reviewed_by": _name(s.reviewed_by),
+        "decided_by": username_of(s.decided_by),
+        "reviewed_by": username_of(s.reviewed_by),
         "basis_key": s.basis_key,
     }
 
 
-def _contribution(txn: Transaction, payer: str) -> dict[str, Any]:
+def contribution_out(txn: Transaction, payer: str) -> dict[str, Any]:
     state = contribution_state(txn.pilot, payer)
     return {
         "payer": payer,
@@ -252,7 +249,7 @@ def review_one(request: HttpRequest, pilot: str, reference: str, body: ReviewIn)
 def commit_one(request: HttpRequest, pilot: str, payer: str) -> Status[dict[str, Any]]:
     p, _ = pilot_for(request.auth, pilot, "contribution.record")
     txn = commit_contribution(pilot=p, payer=payer, by=request.auth, at=timezone.now())
-    return Status(201, _contribution(txn, payer))
+    return Status(201, contribution_out(txn, payer))
 
 
 @router.post(
@@ -274,4 +271,4 @@ def receive_one(
         by=request.auth,
         at=timezone.now(),
     )
-    return Status(201, _contribution(txn, payer))
+    return Status(201, contribution_out(txn, payer))

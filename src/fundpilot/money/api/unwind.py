@@ -13,6 +13,7 @@ from pydantic import Field
 
 from fundpilot.money import unwind
 from fundpilot.money.actions import unwind as exit_actions
+from fundpilot.money.api.common import username_of
 from fundpilot.money.models import ExitPlan
 from fundpilot.pilots import policy
 from fundpilot.pilots.access import permission, pilot_for
@@ -92,7 +93,7 @@ def plan_out(plan: ExitPlan, user: Any) -> dict[str, Any]:
         "status": plan.status,
         "proposed_by": plan.proposed_by.username,
         "proposed_at": plan.proposed_at,
-        "decided_by": plan.decided_by.username if plan.decided_by else None,
+        "decided_by": username_of(plan.decided_by),
         "decided_at": plan.decided_at,
         "decision_right": plan.decision_right,
         "rulebook_version": plan.rulebook_version,

@@ -10,7 +10,7 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from fundpilot.money.actions import variance as actions
-from fundpilot.money.api.reconciliation import (
+from fundpilot.money.api.common import (
     AssignmentIn,
     MonthIn,
     month_or_404,

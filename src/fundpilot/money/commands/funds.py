@@ -28,9 +28,9 @@ from fundpilot.cli_kit import (
     setup_django,
     user_named,
 )
+from fundpilot.money.commands.common import MonthOpt
 from fundpilot.rules.errors import Refused
 
-MonthOpt = Annotated[str, typer.Option("--month", help="The month, YYYY-MM.")]
 period_app = typer.Typer(
     help="Accounting months: lock, close (after locking), reopen (locked only)."
 )

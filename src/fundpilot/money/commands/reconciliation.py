@@ -18,9 +18,9 @@ from fundpilot.cli_kit import (
     setup_django,
     user_named,
 )
+from fundpilot.money.commands.common import MonthOpt
 from fundpilot.rules.errors import Refused
 
-MonthOpt = Annotated[str, typer.Option("--month", help="The month, YYYY-MM.")]
 realloc_app = typer.Typer(
     no_args_is_help=True, help="Reallocate a payer's funds between its allowable uses (C14)."
 )
@@ -50,7 +50,7 @@ def reconcile(
     from fundpilot.money.actions.reconciliation import reconcile_month
     from fundpilot.money.ledger import parse_month
     from fundpilot.money.models import Reconciliation
-    from fundpilot.money.reconciliation import scoped
+    from fundpilot.money.reconciliation import scoped, scoped_rows
     from fundpilot.pilots import policy
 
     target, user = pilot_named(pilot), user_named(by)
@@ -68,9 +68,7 @@ def reconcile(
         refused(exc)
     scope = policy.payer_scope(user, target)
     figures = scoped(recon.figures, scope)
-    opened = recon.investigations.order_by("pk")
-    if scope is not None:
-        opened = opened.filter(payer=scope)
+    opened = scoped_rows(recon.investigations.order_by("pk"), scope)
     if as_json:
         emit(
             {

@@ -36,8 +36,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _document(s: Any) -> dict[str, Any]:
-    def name(user: Any) -> str | None:
-        return user.username if user is not None else None
+    from fundpilot.money.api.common import username_of as name
 
     return {
         "reference": s.reference,
@@ -242,25 +241,15 @@ def review(
 
 
 def _say_contribution(txn: Any, payer: str, as_json: bool) -> None:
-    from fundpilot.money.actions.contributions import contribution_state
+    from fundpilot.money.api.spending import contribution_out
 
-    state = contribution_state(txn.pilot, payer)
-    document = {
-        "payer": payer,
-        "transaction": txn.number,
-        "basis_key": txn.basis_key,
-        "amount": str(txn.amount),
-        "contribution": str(state.contribution),
-        "committed": str(state.committed),
-        "received": str(state.received),
-        "outstanding": str(state.outstanding),
-    }
+    document = contribution_out(txn, payer)
     if as_json:
         emit(document)
         return
     out.print(
-        f"{payer}: T{txn.number} {txn.basis_key} {txn.amount}; committed {state.committed},"
-        f" received {state.received}, outstanding {state.outstanding}",
+        f"{payer}: T{txn.number} {txn.basis_key} {txn.amount}; committed {document['committed']},"
+        f" received {document['received']}, outstanding {document['outstanding']}",
         highlight=False,
     )
 

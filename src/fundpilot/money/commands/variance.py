@@ -17,7 +17,7 @@ from fundpilot.cli_kit import (
     setup_django,
     user_named,
 )
-from fundpilot.money.commands.reconciliation import MonthOpt
+from fundpilot.money.commands.common import MonthOpt
 from fundpilot.rules.errors import Refused
 
 

@@ -4,83 +4,33 @@ per payer), investigations with their assign and resolve forms, and reallocation
 (`policy.payer_scope`). A refused form re-renders with the reason; nothing is written.
 """
 
-from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from fundpilot.money.actions import reconciliation as actions
+from fundpilot.money.api.common import month_or_404, person_in
 from fundpilot.money.ledger import parse_month
 from fundpilot.money.models import Investigation, Reallocation, Reconciliation
-from fundpilot.money.reconciliation import METHOD, scoped
+from fundpilot.money.reconciliation import METHOD, scoped, scoped_rows
+from fundpilot.money.views.common import (
+    GET_POST,
+    AssignForm,
+    MonthForm,
+    context,
+    form_page,
+)
+from fundpilot.participants.forms import TEXT
 from fundpilot.pilots import policy
-from fundpilot.pilots.access import page, pilot_context
-from fundpilot.pilots.models import Pilot, User
+from fundpilot.pilots.access import page
+from fundpilot.pilots.models import Pilot
 from fundpilot.rules.errors import NotPermitted, Refused
-
-GET_POST = require_http_methods(["GET", "POST"])
-TEXT = forms.Textarea(attrs={"rows": 3})
-
-
-def context(request: HttpRequest, pilot: Pilot, **extra: Any) -> dict[str, Any]:
-    user = request.user
-    return pilot_context(request, pilot, "money") | {
-        "today": pilot.calendar.local_date(timezone.now()),
-        **{
-            f"may_{perm.replace('.', '_')}": policy.allowed(user, perm, pilot)
-            for perm in (
-                "reconciliation.run",
-                "investigation.manage",
-                "reallocation.propose",
-                "reallocation.approve",
-                "dispute.view",
-                "variance.run",
-                "case_review.manage",
-            )
-        },
-        **extra,
-    }
-
-
-def person(pilot: Pilot, username: str) -> User:
-    found = User.objects.filter(username=username.strip(), is_active=True).first()
-    if found is None or not policy.roles_in(found, pilot):
-        raise Refused("unknown_person", f"nobody '{username}' holds a role here", "owner")
-    return found
-
-
-def form_page(
-    request: HttpRequest,
-    pilot: Pilot,
-    form_class: type[forms.Form],
-    act: Callable[[dict[str, Any]], str],
-    **extra: Any,
-) -> HttpResponse:
-    """GET shows the form; POST calls `act` with the cleaned data, which returns where
-    to go next; a refusal re-renders the form with its reason (status 422)."""
-    form = form_class(request.POST or None, initial=request.GET.dict())
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            return redirect(act(form.cleaned_data))
-        except Refused as exc:
-            field = exc.field if exc.field in form.fields else None
-            form.add_error(field, f"{exc.message} ({exc.code})")
-    if request.method == "POST":
-        status = 422
-    return render(
-        request,
-        "money/reconciliation/form.html",
-        context(request, pilot, form=form, **extra),
-        status=status,
-    )
 
 
 def _scope(request: HttpRequest, pilot: Pilot) -> str | None:
@@ -93,13 +43,6 @@ def _visible(request: HttpRequest, pilot: Pilot, payer: str) -> None:
         raise NotPermitted("other_payer", "this concerns another payer")
 
 
-def _month(text: str) -> date:
-    try:
-        return parse_month(text)
-    except Refused:
-        raise Http404(f"no month '{text}'") from None
-
-
 # --- reconciliations --------------------------------------------------------------------
 
 
@@ -108,10 +51,10 @@ def _month(text: str) -> date:
 def reconciliations(request: HttpRequest, pilot: Pilot) -> HttpResponse:
     """Every reconciled month, the open investigations and the latest reallocations."""
     scope = _scope(request, pilot)
-    open_ones = Investigation.objects.filter(pilot=pilot, status=Investigation.OPEN)
-    reallocs = Reallocation.objects.filter(pilot=pilot)
-    if scope is not None:
-        open_ones, reallocs = open_ones.filter(payer=scope), reallocs.filter(payer=scope)
+    open_ones = scoped_rows(
+        Investigation.objects.filter(pilot=pilot, status=Investigation.OPEN), scope
+    )
+    reallocs = scoped_rows(Reallocation.objects.filter(pilot=pilot), scope)
     ctx = context(
         request,
         pilot,
@@ -121,10 +64,6 @@ def reconciliations(request: HttpRequest, pilot: Pilot) -> HttpResponse:
         method=METHOD,
     )
     return render(request, "money/reconciliation/list.html", ctx)
-
-
-class MonthForm(forms.Form):
-    month = forms.RegexField(label="Month (YYYY-MM)", regex=r"^\d{4}-\d{2}$")
 
 
 @GET_POST
@@ -154,14 +93,14 @@ def reconciliation_run(request: HttpRequest, pilot: Pilot) -> HttpResponse:
 @page("reconciliation.view")
 def reconciliation(request: HttpRequest, pilot: Pilot, month: str) -> HttpResponse:
     """One month per payer: contribution, spend by use, utilisation, outcomes, plan."""
-    found = Reconciliation.objects.filter(pilot=pilot, month=_month(month)).first()
+    found = Reconciliation.objects.filter(pilot=pilot, month=month_or_404(month)).first()
     if found is None:
         raise Http404(f"{month} is not reconciled")
     scope = _scope(request, pilot)
     figures = scoped(found.figures, scope) if scope != "" else found.figures | {"payers": []}
-    investigations = found.investigations.select_related("owner").order_by("payer")
-    if scope is not None:
-        investigations = investigations.filter(payer=scope)
+    investigations = scoped_rows(
+        found.investigations.select_related("owner").order_by("payer"), scope
+    )
     ctx = context(
         request,
         pilot,
@@ -201,11 +140,6 @@ def investigation(request: HttpRequest, pilot: Pilot, investigation_id: int) -> 
     return render(request, "money/reconciliation/investigation.html", ctx)
 
 
-class AssignForm(forms.Form):
-    owner = forms.CharField(label="Owner (username)", max_length=150)
-    due = forms.DateField(label="Due (YYYY-MM-DD)")
-
-
 @GET_POST
 @page("investigation.manage")
 def investigation_assign(request: HttpRequest, pilot: Pilot, investigation_id: int) -> HttpResponse:
@@ -214,7 +148,7 @@ def investigation_assign(request: HttpRequest, pilot: Pilot, investigation_id: i
     def act(data: dict[str, Any]) -> str:
         actions.assign_investigation(
             investigation=found,
-            owner=person(pilot, data["owner"]),
+            owner=person_in(pilot, data["owner"]),
             due=data["due"],
             by=request.user,
             at=timezone.now(),

@@ -15,21 +15,20 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from fundpilot.money.actions import variance as actions
+from fundpilot.money.api.common import month_or_404, person_in
 from fundpilot.money.ledger import parse_month
 from fundpilot.money.models import CaseReview, CorrectiveAction, VarianceCycle
 from fundpilot.money.variance import DIMENSIONS
-from fundpilot.money.views.reconciliation import (
+from fundpilot.money.views.common import (
     GET_POST,
-    TEXT,
     AssignForm,
     MonthForm,
     context,
     form_page,
-    person,
 )
+from fundpilot.participants.forms import TEXT
 from fundpilot.pilots.access import page
 from fundpilot.pilots.models import Pilot
-from fundpilot.rules.errors import Refused
 
 METHOD = (
     "Planned cost of a group = planned cost per member-month × its member-months: the"
@@ -87,11 +86,7 @@ def variance_run(request: HttpRequest, pilot: Pilot) -> HttpResponse:
 @require_GET
 @page("variance.view")
 def variance_cycle(request: HttpRequest, pilot: Pilot, month: str) -> HttpResponse:
-    try:
-        first = parse_month(month)
-    except Refused:
-        raise Http404(f"no month '{month}'") from None
-    cycle = VarianceCycle.objects.filter(pilot=pilot, month=first).first()
+    cycle = VarianceCycle.objects.filter(pilot=pilot, month=month_or_404(month)).first()
     if cycle is None:
         raise Http404(f"no variance cycle for {month}")
     tables = [(d.replace("_", " "), cycle.figures["tables"][d]) for d in DIMENSIONS]
@@ -144,7 +139,7 @@ def case_review_assign(request: HttpRequest, pilot: Pilot, review_id: int) -> Ht
     def act(data: dict[str, Any]) -> str:
         actions.assign_case_review(
             review=found,
-            owner=person(pilot, data["owner"]),
+            owner=person_in(pilot, data["owner"]),
             due=data["due"],
             by=request.user,
             at=timezone.now(),
@@ -176,7 +171,7 @@ def corrective_action_add(request: HttpRequest, pilot: Pilot, review_id: int) ->
         actions.add_corrective_action(
             review=found,
             description=data["description"],
-            owner=person(pilot, data["owner"]),
+            owner=person_in(pilot, data["owner"]),
             due=data["due"],
             by=request.user,
             at=timezone.now(),
