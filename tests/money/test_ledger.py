@@ -59,25 +59,52 @@ def test_an_unbalanced_posting_is_refused_and_writes_nothing(pooled: Pilot, admi
     assert money_snapshot() == before
 
 
-def test_the_database_refuses_an_unbalanced_header(pooled: Pilot, admin: User) -> None:
-    # Given a header written around the code, with legs that do not sum to zero
+def forge(pilot: Pilot, account: object, legs: list[int], recorded: int) -> None:
+    """Write a header and its legs around the code, legs first as the ledger does."""
+    forged = Transaction(
+        pilot=pilot,
+        number=99,
+        kind="receipt",
+        basis_key="forged",
+        period=date(2026, 3, 1),
+        effective_on=date(2026, 3, 2),
+        posted_at=NOW,
+        amount_cents=recorded,
+        rulebook_version=1,
+    )
+    for cents in legs:
+        Entry.objects.create(transaction=forged, account=account, amount_cents=cents)
+    forged.save(force_insert=True)
+
+
+@pytest.mark.parametrize(
+    ("legs", "recorded"),
+    [
+        ([500], 500),  # one leg
+        ([500, -499], 500),  # legs that do not sum to zero
+        ([500, -500], 400),  # balanced, but not the amount the header records
+    ],
+)
+def test_the_database_refuses_a_header_its_legs_do_not_support(
+    pooled: Pilot, admin: User, legs: list[int], recorded: int
+) -> None:
     with transaction.atomic():
         txn = ledger.post(pooled, receipt("receipt:1", "5.00"), by=admin, at=NOW)
     account = Entry.objects.filter(transaction=txn).first().account
     with pytest.raises(DB_REFUSALS), transaction.atomic():
-        forged = Transaction(
-            pilot=pooled,
-            number=99,
-            kind="receipt",
-            basis_key="forged",
-            period=date(2026, 3, 1),
-            effective_on=date(2026, 3, 2),
-            posted_at=NOW,
-            amount_cents=500,
-            rulebook_version=1,
-        )
-        Entry.objects.create(transaction=forged, account=account, amount_cents=500)
-        forged.save(force_insert=True)
+        forge(pooled, account, legs, recorded)
+    assert not Transaction.objects.filter(basis_key="forged").exists()
+
+
+def test_the_database_accepts_a_header_its_legs_support(pooled: Pilot, admin: User) -> None:
+    # The same forged write with consistent legs goes through: the refusals above are
+    # the trigger's doing, not some other fault of the forgery.
+    with transaction.atomic():
+        txn = ledger.post(pooled, receipt("receipt:1", "5.00"), by=admin, at=NOW)
+    account = Entry.objects.filter(transaction=txn).first().account
+    with transaction.atomic():
+        forge(pooled, account, [500, -500], 500)
+    assert Transaction.objects.filter(basis_key="forged").exists()
 
 
 def test_the_database_refuses_a_leg_added_to_a_posted_transaction(
