@@ -33,6 +33,7 @@ from django.db.models.functions import Cast, Concat
 
 from fundpilot.claims.models import Claim, Recoupment
 from fundpilot.money.models import SpendRequest, Transaction
+from fundpilot.money.monthly import last_day, next_month
 from fundpilot.participants.models import (
     Activity,
     Participant,
@@ -103,14 +104,6 @@ class Due:
 
 
 # --- months -------------------------------------------------------------------------
-
-
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def month_end(month: date) -> date:
-    return next_month(month) - timedelta(days=1)
 
 
 def month_bounds(pilot: Pilot, month: date) -> tuple[datetime, datetime]:
@@ -255,7 +248,7 @@ def _pmpm(pilot: Pilot, month: date, end: datetime, orgs: dict[int, Organisation
         return []
     zone = ZoneInfo(rb.pilot.timezone)
     first = max(month, rb.pilot.period_start)
-    last = min(month_end(month), rb.pilot.period_end)
+    last = min(last_day(month), rb.pilot.period_end)
     if last < first:
         return []
     label = f"{month:%Y-%m}"
@@ -293,7 +286,7 @@ def _pmpm(pilot: Pilot, month: date, end: datetime, orgs: dict[int, Organisation
         approvals[pk].append((at.astimezone(zone).date(), level))
     levels = {sl.code for sl in rb.service_levels}
     shares = rb.payment_split.for_type(PaymentType.PMPM)
-    days_in_month = month_end(month).day
+    days_in_month = last_day(month).day
     proration = rb.pmpm.proration.value
     items = []
     amounts: dict[tuple[object, ...], Decimal] = {}  # most participants share a pattern

@@ -36,6 +36,7 @@ from fundpilot.money.actions.reconciliation import reconcile_month
 from fundpilot.money.actions.spending import approve_spend, request_spend
 from fundpilot.money.actions.variance import run_variance_cycle
 from fundpilot.money.models import SpendRequest, Transaction
+from fundpilot.money.monthly import months_between, next_month
 from fundpilot.participants.simulation.world import members_by_role
 from fundpilot.pilots.models import Pilot, User
 from fundpilot.rules.errors import Refused
@@ -57,16 +58,12 @@ class MoneySimulation:
     seconds: float = 0.0
 
 
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
 def _months(since: date, until: date) -> list[date]:
     """Every month from `since`'s that has ended by `until`."""
     months, month = [], ledger.month_of(since)
-    while _next_month(month) <= until:
+    while next_month(month) <= until:
         months.append(month)
-        month = _next_month(month)
+        month = next_month(month)
     return months
 
 
@@ -91,16 +88,6 @@ def _use_weights(rb: Rulebook, payer: str) -> tuple[list[str], list[Decimal]]:
     } | {share.use for t in rb.tranches for share in t.payer_split if share.payer == payer}
     uses = [u.code for u in rb.payer(payer).allowable_uses]
     return uses, [Decimal(3 if u in charged else 1) for u in uses]
-
-
-def _months_in_period(rb: Rulebook) -> int:
-    p = rb.pilot
-    return (
-        (p.period_end.year - p.period_start.year) * 12
-        + p.period_end.month
-        - p.period_start.month
-        + 1
-    )
 
 
 def _spend_options(rb: Rulebook) -> list[tuple[str, str]]:
@@ -169,9 +156,7 @@ def simulate_money(
         result.months.append(f"{month:%Y-%m}")
         _receipts(pilot, rb, month, finance, clock, act)
         _spending(pilot, rb, month, people, clock, rng, act, result.actions)
-        settle = clock.working(
-            month.replace(day=rb.deadlines.settlement_day_of_month) + _month_span(month)
-        )
+        settle = clock.working(next_month(month).replace(day=rb.deadlines.settlement_day_of_month))
         if settle > until:
             break
         common = {"pilot": pilot, "month": month, "by": finance}
@@ -186,10 +171,6 @@ def simulate_money(
     return result
 
 
-def _month_span(month: date) -> timedelta:
-    return _next_month(month) - month
-
-
 def _receipts(
     pilot: Pilot,
     rb: Rulebook,
@@ -200,7 +181,9 @@ def _receipts(
 ) -> None:
     at = clock.working(month, 9)
     for payer in rb.payers:
-        instalment = quantize(payer.contribution / _months_in_period(rb))
+        instalment = quantize(
+            payer.contribution / months_between(rb.pilot.period_start, rb.pilot.period_end)
+        )
         uses, weights = _use_weights(rb, payer.id)
         parts = dict(zip(uses, allocate(instalment, weights), strict=True))
         act(

@@ -32,6 +32,7 @@ from django.db.models import Sum
 from fundpilot.claims.models import Claim
 from fundpilot.money import due, ledger
 from fundpilot.money.models import Account, Entry, ExitPlan, SpendRequest, Transaction
+from fundpilot.money.monthly import next_month
 from fundpilot.pilots.models import Pilot
 from fundpilot.rules.errors import Refused
 from fundpilot.rules.money import allocate
@@ -201,7 +202,7 @@ def _service_obligations(pilot: Pilot, as_of: date) -> list[dict[str, str]]:
                     }
                     for part in item.parts
                 )
-        month = due.next_month(month)
+        month = next_month(month)
     return rows
 
 

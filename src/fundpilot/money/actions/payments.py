@@ -21,9 +21,10 @@ from django.db.models import Max, Q, Sum
 
 from fundpilot.audit import log
 from fundpilot.money import ledger, unwind
-from fundpilot.money.due import Due, DueItem, check_month, due, month_end
+from fundpilot.money.due import Due, DueItem, check_month, due
 from fundpilot.money.ledger import Leg, Posting
 from fundpilot.money.models import Account, Entry, PaymentRun, Transaction
+from fundpilot.money.monthly import last_day
 from fundpilot.money.rights import covering_right
 from fundpilot.pilots import policy
 from fundpilot.pilots.actions import actor
@@ -403,7 +404,7 @@ def run_payments(
             result.run = run
             orgs = {o.pk: o for o in Organisation.objects.all()}
             cash = Account.RESERVE if unwind.posted_exit(pilot) else Account.FUND
-            postings = _postings(result, orgs, min(month_end(month), today), cash)
+            postings = _postings(result, orgs, min(last_day(month), today), cash)
             for start in range(0, len(postings), CHUNK):
                 ledger.post_many(pilot, postings[start : start + CHUNK], by=by, at=at, run=run)
             log.append(
