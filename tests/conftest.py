@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 
 from fundpilot.audit import append_only
 from fundpilot.pilots import actions
@@ -102,3 +103,21 @@ def committed_db(_restore_append_only: None, transactional_db: None) -> Iterator
     database's flush afterwards, so they are lifted for it and put back after."""
     yield
     append_only.remove_all(connection)
+
+
+def row_counts(*modules: object) -> dict[str, int]:
+    """Row counts of every model defined in `modules`, the notifications and the audit
+    log: a refused action leaves them unchanged."""
+    from fundpilot.audit.models import AuditRecord
+    from fundpilot.participants.models import Notification
+
+    counts = {
+        m.__name__: m.objects.count()
+        for module in modules
+        for m in vars(module).values()
+        if isinstance(m, type) and issubclass(m, Model) and m.__module__ == module.__name__
+    }
+    return counts | {
+        "Notification": Notification.objects.count(),
+        "AuditRecord": AuditRecord.objects.count(),
+    }

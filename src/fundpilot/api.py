@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from fundpilot.claims.api import routers as claims_routers
+from fundpilot.governance.api import routers as governance_routers
 from fundpilot.money.api import routers as money_routers
 from fundpilot.participants.api import router as participants_router
 from fundpilot.pilots.actions import token_digest
@@ -49,7 +50,7 @@ api = NinjaAPI(
 )
 api.add_router("/pilots", pilots_router)
 api.add_router("/pilots", participants_router)
-for _router in (*claims_routers, *money_routers):
+for _router in (*claims_routers, *money_routers, *governance_routers):
     api.add_router("/pilots", _router)
 
 

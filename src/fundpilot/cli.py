@@ -27,6 +27,7 @@ from fundpilot.cli_kit import (
     setup_django,
     user_named,
 )
+from fundpilot.governance.commands import register as register_governance_commands
 from fundpilot.money.commands import register as register_money_commands
 from fundpilot.rules.errors import Refused
 from fundpilot.rules.rulebook import RulebookInvalid, load_rulebook
@@ -45,6 +46,7 @@ import_app = typer.Typer(no_args_is_help=True, help="Load payer registers and re
 app.add_typer(import_app, name="import")
 register_claims_commands(app)
 register_money_commands(app)
+register_governance_commands(app)
 
 # --- rulebook -----------------------------------------------------------------------------
 
@@ -452,12 +454,14 @@ def simulate(
     the participants' lifecycle, then their claims, evidence, verifications, samples and
     disputes (a staged contract pilot, which enrols no participants, gets its tranches),
     then the money: contributions, spend requests, and each ended month's payment run,
-    reconciliation and variance cycle."""
+    reconciliation and variance cycle; then the governance: the reassessment log, each
+    month's settlement file, equity check and board decision, and quarterly assurance."""
     setup_django()
     from datetime import date, datetime, time, timedelta
     from zoneinfo import ZoneInfo
 
     from fundpilot.claims.simulate import simulate_claims
+    from fundpilot.governance.simulate import simulate_governance
     from fundpilot.money.simulate import simulate_money
     from fundpilot.participants.simulate import simulate as run
     from fundpilot.rules.money import format_usd
@@ -515,8 +519,23 @@ def simulate(
                 until=end or datetime.now(ZoneInfo(target.rulebook.pilot.timezone)),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
+        with progress(f"{pilot}: governance", "months") as bar:
+            task = bar.add_task("months", total=None)
+            governance = simulate_governance(
+                pilot=target,
+                seed=seed,
+                since=result.start.date() if lifecycle else target.rulebook.pilot.period_start,
+                until=end or datetime.now(ZoneInfo(target.rulebook.pilot.timezone)),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except Refused as exc:
         refused(exc)
+    document["governance"] = {
+        "months": governance.months,
+        "by_action": dict(governance.actions),
+        "refused": governance.refused,
+        "seconds": round(governance.seconds, 2),
+    }
     document["money"] = {
         "months": money.months,
         "by_action": dict(money.actions),
@@ -568,6 +587,11 @@ def simulate(
         out.print(f"  {action:<24} {count}", highlight=False)
     for problem in money.refused:
         out.print(f"  refused: {problem}", highlight=False, soft_wrap=True)
+    out.print(f"{pilot}: governance of {len(governance.months)} months", highlight=False)
+    for action, count in sorted(governance.actions.items()):
+        out.print(f"  {action:<24} {count}", highlight=False)
+    for problem in governance.refused:
+        out.print(f"  refused: {problem}", highlight=False, soft_wrap=True)
 
 
 # --- running it ---------------------------------------------------------------------------
@@ -613,6 +637,9 @@ def worker(
     checkpoint_hours: Annotated[
         int, typer.Option(help="Sign a checkpoint of every grown chain this often.")
     ] = 24,
+    escalation_hours: Annotated[
+        int, typer.Option(help="Escalate assurance findings past their deadline this often.")
+    ] = 1,
     batch: Annotated[bool, typer.Option("--batch", help="Run what is due, then stop.")] = False,
 ) -> None:
     """Run background work from the database queue (start one or more per installation)."""
@@ -621,12 +648,16 @@ def worker(
     from django_tasks_db.models import DBTaskResult
 
     from fundpilot.audit import tasks
+    from fundpilot.governance import tasks as governance_tasks
 
     pending = DBTaskResult.objects.filter(
         task_path=tasks.sign_checkpoints.module_path, status="READY"
     )
     if not pending.exists():
         tasks.schedule_checkpoints(checkpoint_hours)
+    escalation = governance_tasks.escalate_findings.module_path
+    if not DBTaskResult.objects.filter(task_path=escalation, status="READY").exists():
+        governance_tasks.schedule_escalation(escalation_hours)
     call_command("db_worker", batch=batch, startup_delay=False, queue_name="*")
 
 

@@ -20,6 +20,7 @@ from django.utils.text import slugify
 
 from fundpilot.claims.models import Claim
 from fundpilot.claims.simulate import simulate_claims
+from fundpilot.governance.simulate import simulate_governance
 from fundpilot.money.simulate import simulate_money
 from fundpilot.participants.models import Referral
 from fundpilot.participants.simulate import simulate
@@ -158,6 +159,7 @@ def _history(pilot: Pilot, participants: int, months: int, console: Any) -> None
     )
     _claims(pilot, result.until, console)
     _money(pilot, result.start.date(), result.until, console)
+    _governance(pilot, result.start.date(), result.until, console)
 
 
 def _money(pilot: Pilot, since: Any, until: Any, console: Any) -> None:
@@ -170,6 +172,20 @@ def _money(pilot: Pilot, since: Any, until: Any, console: Any) -> None:
         )
     actions = ", ".join(f"{n} {name}" for name, n in sorted(result.actions.items()))
     say(f"money of {pilot.name}: {actions}; paid {format_usd(result.paid)}", soft_wrap=True)
+    for problem in result.refused:
+        say(f"  refused: {problem}", soft_wrap=True)
+
+
+def _governance(pilot: Pilot, since: Any, until: Any, console: Any) -> None:
+    """Settlement files, equity checks, board decisions and assurance reviews of the
+    simulated months, through the real actions, once."""
+    say = console.print if console else (lambda *a, **k: None)
+    with _bar(console, f"simulating the governance of {pilot.slug}") as shown:
+        result = simulate_governance(
+            pilot=pilot, seed=SEED, since=since, until=until, progress=shown
+        )
+    actions = ", ".join(f"{n} {name}" for name, n in sorted(result.actions.items()))
+    say(f"governance of {pilot.name}: {actions}", soft_wrap=True)
     for problem in result.refused:
         say(f"  refused: {problem}", soft_wrap=True)
 

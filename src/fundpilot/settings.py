@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "fundpilot.participants",
     "fundpilot.claims",
     "fundpilot.money",
+    "fundpilot.governance",
     "fundpilot.web",
 ]
 

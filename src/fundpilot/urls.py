@@ -27,5 +27,6 @@ urlpatterns = [
     path("pilots/<slug:pilot>/", include("fundpilot.participants.urls")),
     path("pilots/<slug:pilot>/", include("fundpilot.claims.urls")),
     path("pilots/<slug:pilot>/", include("fundpilot.money.urls")),
+    path("pilots/<slug:pilot>/", include("fundpilot.governance.urls")),
     path("api/v1/", api.urls),
 ]

@@ -45,8 +45,9 @@ def test_the_worker_runs_due_work_and_schedules_the_next_checkpoint(
     # then
     assert result.exit_code == 0
     assert (tmp_path / "pilot--t" / "4.json").exists()
-    done = DBTaskResult.objects.get(status="SUCCESSFUL")
+    signing = DBTaskResult.objects.filter(task_path=tasks.sign_checkpoints.module_path)
+    done = signing.get(status="SUCCESSFUL")
     assert json.loads(json.dumps(done.return_value)) == [str(tmp_path / "pilot--t" / "4.json")]
-    upcoming = DBTaskResult.objects.get(status="READY")
+    upcoming = signing.get(status="READY")
     assert upcoming.args_kwargs["args"] == [6]
     assert upcoming.run_after > done.finished_at

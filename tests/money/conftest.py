@@ -9,12 +9,11 @@ for separation-of-duties cases.
 import pytest
 from django.test import Client
 
-from fundpilot.audit.models import AuditRecord
 from fundpilot.money import models
 from fundpilot.pilots import actions
 from fundpilot.pilots.models import Organisation, Pilot, User
 from fundpilot.rules.vocabulary import OrgKind, Role
-from tests.conftest import NOW, example, make_person, organisation
+from tests.conftest import NOW, example, make_person, organisation, row_counts
 
 PAYERS = ("medicaid", "county", "fund")
 OFFICE_ROLES = (
@@ -36,16 +35,7 @@ def signed_in(user: User) -> Client:
 
 def money_snapshot() -> dict[str, int]:
     """Row counts of every money table and the audit log: a refusal leaves it unchanged."""
-    tables = [
-        m
-        for m in vars(models).values()
-        if isinstance(m, type)
-        and issubclass(m, models.models.Model)
-        and m.__module__ == models.__name__
-    ]
-    counts = {m.__name__: m.objects.count() for m in tables}
-    counts["AuditRecord"] = AuditRecord.objects.count()
-    return counts
+    return row_counts(models)
 
 
 @pytest.fixture

@@ -410,3 +410,59 @@ def test_every_api_operation_answers_each_role_as_the_policy_says(people, pilot)
 # Money, C13 payment runs: a dry run of the walk's March (nothing due); run 1 and its
 # remittances do not exist (404 past the policy).
 BODIES |= {("POST", f"{P}/payment-runs"): {"month": "2026-03", "dry_run": True}}
+
+# Governance, C18 equity: compliance runs the walk's March check for real (once; later
+# roles are refused already_run); equity finding 1 does not exist (404 past the policy).
+KWARGS.update({"finding_id": 1})
+BODIES |= {
+    ("POST", f"{P}/equity-checks"): {"month": "2026-03"},
+    ("POST", f"{P}/equity-findings/{KWARGS['finding_id']}/review"): {"note": "walk"},
+}
+
+# Governance, C16 settlement: finance prepares, reconciles and finalises the walk's March
+# for real (later prepares are refused already_finalised); reviewers review it once each;
+# methodology question 1 is raised in the walk (resolving your own: own_question).
+KWARGS.update({"question_id": 1})
+SETTLEMENT = f"{P}/settlements/{KWARGS['month']}"
+BODIES |= {
+    ("POST", f"{P}/settlements"): {"month": KWARGS["month"]},
+    ("POST", f"{SETTLEMENT}/reconciliation"): {"note": "walk"},
+    ("POST", f"{SETTLEMENT}/finalise"): {},
+    ("POST", f"{SETTLEMENT}/reviews"): {"note": "walk"},
+    ("POST", f"{P}/methodology-questions"): {"question": "walk"},
+    ("POST", f"{P}/methodology-questions/{KWARGS['question_id']}/resolution"): {"answer": "walk"},
+}
+
+# Governance, C17 board decisions and C19 assurance: the walk has no settlement, board
+# decision or restriction 1 (404 past the policy); the assurance reviewer records the
+# ended 2026-Q1 for real (without findings, so finding 1 stays absent: 404).
+KWARGS.update({"restriction_id": 1, "quarter": "2026-Q1"})
+BODIES |= {
+    ("POST", f"{P}/board-decisions"): {
+        "month": KWARGS["month"],
+        "position": "provisional",
+        "decision_code": "BD-WALK",
+        "review_date": "2026-12-31",
+        "executive_owner": "executive_sponsor",
+        "residual_risk": "low",
+        "next_checkpoint": "2026-12-31",
+        "integrity_risks": "none identified",
+        "denominator_disputes": "none identified",
+        "definition_issues": "none identified",
+        "approved_amount": "0.00",
+    },
+    ("POST", f"{P}/board-decisions/{KWARGS['month']}/statements"): {
+        "audience": "walk",
+        "position": "restricted",
+        "amount": "0.00",
+        "text": "walk",
+    },
+    ("POST", f"{P}/restrictions/{KWARGS['restriction_id']}/closure"): {"note": "walk"},
+    ("POST", f"{P}/assurance-reviews"): {
+        "quarter": KWARGS["quarter"],
+        "compliance": "walk",
+        "outcomes": "walk",
+        "equity": "walk",
+    },
+    ("POST", f"{P}/findings/{KWARGS['finding_id']}/closure"): {"note": "walk"},
+}

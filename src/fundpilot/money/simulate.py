@@ -50,15 +50,31 @@ Act = Callable[..., Any]
 
 
 @dataclass
-class MoneySimulation:
+class Tally:
+    """What a simulation pass did: its actions by name and the refusals it met."""
+
     months: list[str] = field(default_factory=list)
     actions: Counter[str] = field(default_factory=Counter)
-    paid: Decimal = Decimal("0.00")
     refused: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def act(self, name: str, action: Callable[..., Any], **kwargs: Any) -> Any:
+        """One step through an action; a refusal is noted and the history goes on."""
+        try:
+            done = action(**kwargs)
+        except Refused as exc:
+            self.refused.append(f"{name}: {exc.code}: {exc.message}")
+            return None
+        self.actions[name] += 1
+        return done
 
-def _months(since: date, until: date) -> list[date]:
+
+@dataclass
+class MoneySimulation(Tally):
+    paid: Decimal = Decimal("0.00")
+
+
+def months_ended(since: date, until: date) -> list[date]:
     """Every month from `since`'s that has ended by `until`."""
     months, month = [], ledger.month_of(since)
     while next_month(month) <= until:
@@ -67,7 +83,7 @@ def _months(since: date, until: date) -> list[date]:
     return months
 
 
-class _Clock:
+class Clock:
     def __init__(self, pilot: Pilot) -> None:
         self.calendar = pilot.calendar
         self.zone = ZoneInfo(pilot.rulebook.pilot.timezone)
@@ -126,20 +142,13 @@ def simulate_money(
         result.refused.append(f"{pilot.slug} has nobody in the finance role: no money simulated")
         return result
     finance = people[Role.FINANCE][0]
-    clock = _Clock(pilot)
+    clock = Clock(pilot)
     rng = random.Random(f"{seed}:money:{pilot.slug}")  # noqa: S311 (a simulation, not security)
     began = wallclock.perf_counter()
     today = clock.calendar.local_date(until)
     start = max(since, rb.pilot.period_start)
 
-    def act(name: str, action: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            done = action(**kwargs)
-        except Refused as exc:
-            result.refused.append(f"{name}: {exc.code}: {exc.message}")
-            return None
-        result.actions[name] += 1
-        return done
+    act = result.act
 
     opened = clock.working(rb.pilot.period_start, 9)
     for payer in rb.payers:
@@ -151,7 +160,7 @@ def simulate_money(
             by=finance,
             at=opened,
         )
-    months = _months(start, today)
+    months = months_ended(start, today)
     for done, month in enumerate(months, start=1):
         result.months.append(f"{month:%Y-%m}")
         _receipts(pilot, rb, month, finance, clock, act)
@@ -176,7 +185,7 @@ def _receipts(
     rb: Rulebook,
     month: date,
     finance: User,
-    clock: "_Clock",
+    clock: "Clock",
     act: Act,
 ) -> None:
     at = clock.working(month, 9)
@@ -204,7 +213,7 @@ def _spending(
     rb: Rulebook,
     month: date,
     people: dict[Role, list[User]],
-    clock: "_Clock",
+    clock: "Clock",
     rng: random.Random,
     act: Act,
     counts: Counter[str],

@@ -70,6 +70,9 @@ MONEY_DECIDERS = frozenset(
     }
 )
 
+# C16: finance, compliance and the executive sponsor each review the settlement file.
+SETTLEMENT_REVIEWERS = frozenset({Role.FINANCE, Role.COMPLIANCE, Role.EXECUTIVE_SPONSOR})
+
 # Permissions within a pilot: which roles hold them.
 PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "pilot.view": EVERY_ROLE,
@@ -137,6 +140,25 @@ PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "case_review.manage": frozenset({Role.FINANCE, Role.COMPLIANCE, Role.CLINICAL_LEAD}),
     "exit.propose": frozenset({Role.FINANCE}),
     "exit.approve": MONEY_DECIDERS,
+    # Governance (C16–C19) and the reports people read
+    "settlement.view": MONEY_READERS,
+    "settlement.prepare": frozenset({Role.FINANCE}),  # build, document, finalise
+    "settlement.review": SETTLEMENT_REVIEWERS,  # each in their own role
+    "methodology.raise": MONEY_READERS | PROVIDER_STAFF | frozenset({Role.VERIFIER}),
+    "methodology.resolve": frozenset({Role.COMPLIANCE}),
+    "board.view": MONEY_READERS,
+    "board.decide": frozenset({Role.BOARD_CHAIR}),
+    "restriction.close": frozenset({Role.BOARD_CHAIR}),
+    "statement.record": frozenset({Role.BOARD_CHAIR, Role.EXECUTIVE_SPONSOR, Role.COMPLIANCE}),
+    "equity.view": MONEY_READERS,
+    "equity.run": frozenset({Role.COMPLIANCE}),
+    "equity.review": frozenset({Role.COMPLIANCE, Role.ASSURANCE_REVIEWER}),
+    "assurance.view": MONEY_READERS,
+    "assurance.review": frozenset({Role.ASSURANCE_REVIEWER}),
+    "finding.close": frozenset({Role.ASSURANCE_REVIEWER}),
+    "report.board": MONEY_READERS - {Role.PAYER_REP},
+    "report.payer": MONEY_READERS,  # a payer representative: its own payer only
+    "dashboard.view": EVERY_ROLE,
 }
 # Permissions over the installation: held through a system-wide membership.
 SYSTEM_PERMISSIONS: dict[str, frozenset[Role]] = {

@@ -20,9 +20,11 @@ from fundpilot.rules.errors import Refused
 GET_POST = require_http_methods(["GET", "POST"])
 
 
-def context(request: HttpRequest, pilot: Pilot, **extra: Any) -> dict[str, Any]:
+def context(
+    request: HttpRequest, pilot: Pilot, section: str = "money", **extra: Any
+) -> dict[str, Any]:
     user = request.user
-    return pilot_context(request, pilot, "money") | {
+    return pilot_context(request, pilot, section) | {
         "today": pilot.calendar.local_date(timezone.now()),
         **{
             f"may_{perm.replace('.', '_')}": policy.allowed(user, perm, pilot)
@@ -45,10 +47,12 @@ def form_page(
     pilot: Pilot,
     form_class: type[forms.Form],
     act: Callable[[dict[str, Any]], str],
+    section: str = "money",
     **extra: Any,
 ) -> HttpResponse:
     """GET shows the form; POST calls `act` with the cleaned data, which returns where
-    to go next; a refusal re-renders the form with its reason (status 422)."""
+    to go next; a refusal re-renders the form with its reason (status 422). `section`
+    is the pilot nav's (governance pages use it too)."""
     form = form_class(request.POST or None, initial=request.GET.dict())
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -62,7 +66,7 @@ def form_page(
     return render(
         request,
         "money/reconciliation/form.html",
-        context(request, pilot, form=form, **extra),
+        context(request, pilot, section, form=form, **extra),
         status=status,
     )
 

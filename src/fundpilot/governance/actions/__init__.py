@@ -1,0 +1,1 @@
+"""Governance actions: the only way governance records change (one audit record each)."""
