@@ -13,6 +13,7 @@ from fundpilot.governance import settlement as figures
 from fundpilot.governance.actions import settlement as actions
 from fundpilot.governance.models import MethodologyQuestion, Settlement
 from fundpilot.participants.models import ActivationDecision, Participant
+from fundpilot.participants.queues import work_queue
 from fundpilot.pilots import actions as pilot_actions
 from fundpilot.pilots.models import Pilot
 from fundpilot.rules.errors import NotPermitted, Refused
@@ -224,6 +225,27 @@ def test_no_adjustment_when_nothing_changed_and_only_finalised_months_count(hist
     _finalised(history)
     july = actions.prepare_settlement(pilot=history.pilot, month=JULY, by=finance, at=AUGUST)
     assert july.figures["adjustments"] == []
+
+
+def test_the_work_queues_hold_drafts_to_finalise_and_files_awaiting_each_review(history, db):
+    pilot, people = history.pilot, history.people
+
+    def queued(who: str) -> list[tuple[str, str]]:
+        queue = work_queue(people[who], pilot, today=date(2026, 7, 7), limit=100_000)
+        return sorted((i.what, i.link) for i in queue.upcoming if i.control == "C16")
+
+    page = "/pilots/recovery-2026/governance/settlements/2026-06/"
+    draft = actions.prepare_settlement(pilot=pilot, month=JUNE, by=people["finance"], at=CUTOFF)
+    assert queued("finance") == [("Document and finalise the 2026-06 settlement file", page)]
+    assert queued("compliance") == queued("sponsor") == queued("board") == []
+    actions.document_reconciliation(
+        settlement=draft, note="Agreed.", by=people["finance"], at=CUTOFF
+    )
+    final = actions.finalise_settlement(settlement=draft, by=people["finance"], at=LATER)
+    review = [("Review the 2026-06 settlement file", page)]
+    assert queued("finance") == queued("compliance") == queued("sponsor") == review
+    actions.review_settlement(settlement=final, note="Seen.", by=people["compliance"], at=LATER)
+    assert queued("compliance") == [] and queued("sponsor") == review
 
 
 # --- refusals: each with its code, nothing written -----------------------------------------

@@ -49,12 +49,13 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import CharField, Exists, F, OuterRef, Q, Value
+from django.urls import reverse
 
 from fundpilot.audit import log
 from fundpilot.audit.models import AuditRecord
 from fundpilot.claims.models import Claim, Dispute, Verification
-from fundpilot.governance.models import MethodologyQuestion, Settlement
+from fundpilot.governance.models import MethodologyQuestion, Settlement, SettlementReview
 from fundpilot.money.monthly import last_day, month_end_instant, months_between, next_month
 from fundpilot.participants.models import (
     ActivationDecision,
@@ -62,8 +63,10 @@ from fundpilot.participants.models import (
     Participant,
     RosterRemoval,
 )
-from fundpilot.participants.queues import start_of
+from fundpilot.participants.queues import NOBODY, UPCOMING_BUCKET, Clock, Source, start_of
+from fundpilot.pilots import policy
 from fundpilot.pilots.models import Pilot, RulebookVersion
+from fundpilot.pilots.policy import SETTLEMENT_REVIEWERS
 from fundpilot.rules.calendar import BusinessCalendar
 from fundpilot.rules.canonical import canonical_bytes, isoformat_utc, sha256_hex
 from fundpilot.rules.errors import Refused
@@ -558,3 +561,51 @@ def months_to_settle(pilot: Pilot, today: date) -> Iterable[date]:
     while month >= first:
         yield month
         month = (month - timedelta(days=1)).replace(day=1)
+
+
+def queue_sources(user: Any, pilot: Pilot, clock: Clock) -> Iterable[Source]:
+    """C16 in the work queues: for finance, draft files to document and finalise; for
+    each reviewer (finance, compliance, executive sponsor), finalised files still waiting
+    for their role's review — the board cannot decide before all three."""
+    found = []
+    base = {"pid": Value("", output_field=CharField()), "key": F("month")}
+    if policy.allowed(user, "settlement.prepare", pilot):
+        found.append(
+            Source(
+                "C16",
+                Settlement.objects.filter(pilot=pilot, status=Settlement.DRAFT).annotate(
+                    **base, bucket=UPCOMING_BUCKET, who=NOBODY
+                ),
+                lambda r: f"Document and finalise the {r['month']:%Y-%m} settlement file",
+                lambda r: month_page(pilot, r["month"]),
+                dated=False,
+            )
+        )
+    mine = [r for r in policy.roles_in(user, pilot) if r in SETTLEMENT_REVIEWERS]
+    if mine:
+        unreviewed = Q()
+        for role in mine:
+            unreviewed |= ~Exists(
+                SettlementReview.objects.filter(settlement=OuterRef("pk"), role=role.value)
+            )
+        waiting = (
+            Settlement.objects.filter(pilot=pilot, status=Settlement.FINALISED)
+            .filter(unreviewed)
+            .exclude(reviews__reviewed_by=user)
+            .exclude(board_decision__isnull=False)
+        )
+        found.append(
+            Source(
+                "C16",
+                waiting.annotate(**base, bucket=UPCOMING_BUCKET, who=NOBODY),
+                lambda r: f"Review the {r['month']:%Y-%m} settlement file",
+                lambda r: month_page(pilot, r["month"]),
+                dated=False,
+            )
+        )
+    return found
+
+
+def month_page(pilot: Pilot, month: date) -> str:
+    """The page of a month's settlement file."""
+    return reverse("governance:settlement", kwargs={"pilot": pilot.slug, "month": f"{month:%Y-%m}"})

@@ -49,10 +49,6 @@ def _context(request: HttpRequest, pilot: Pilot, **extra: Any) -> dict[str, Any]
     )
 
 
-def _month_url(pilot: Pilot, month: Any) -> str:
-    return reverse("governance:settlement", kwargs={"pilot": pilot.slug, "month": f"{month:%Y-%m}"})
-
-
 def _settlement(pilot: Pilot, month: str) -> Settlement:
     found = (
         Settlement.objects.filter(pilot=pilot, month=month_or_404(month))
@@ -101,7 +97,7 @@ def settlement_prepare(request: HttpRequest, pilot: Pilot) -> HttpResponse:
         month = parse_month(data["month"])
         actions.prepare_settlement(pilot=pilot, month=month, by=request.user, at=timezone.now())
         messages.success(request, f"The {month:%Y-%m} settlement file is drafted.")
-        return _month_url(pilot, month)
+        return figures.month_page(pilot, month)
 
     return form_page(
         request,
@@ -156,7 +152,7 @@ def settlement_reconciliation(request: HttpRequest, pilot: Pilot, month: str) ->
             settlement=found, note=data["note"], by=request.user, at=timezone.now()
         )
         messages.success(request, "The reconciliation is documented.")
-        return _month_url(pilot, found.month)
+        return figures.month_page(pilot, found.month)
 
     return form_page(
         request,
@@ -188,7 +184,7 @@ def settlement_finalise(request: HttpRequest, pilot: Pilot, month: str) -> HttpR
     def act(_: dict[str, Any]) -> str:
         actions.finalise_settlement(settlement=found, by=request.user, at=timezone.now())
         messages.success(request, f"The {found.month:%Y-%m} settlement file is finalised.")
-        return _month_url(pilot, found.month)
+        return figures.month_page(pilot, found.month)
 
     return form_page(
         request,
@@ -224,7 +220,7 @@ def settlement_review(request: HttpRequest, pilot: Pilot, month: str) -> HttpRes
             at=timezone.now(),
         )
         messages.success(request, "Your review is recorded.")
-        return _month_url(pilot, found.month)
+        return figures.month_page(pilot, found.month)
 
     return form_page(
         request,
