@@ -141,6 +141,17 @@ def test_a_basis_posts_once(pooled: Pilot, admin: User) -> None:
     assert money_snapshot() == before
 
 
+def test_a_batch_naming_one_basis_twice_is_refused_and_writes_nothing(
+    pooled: Pilot, admin: User
+) -> None:
+    before = money_snapshot()
+    twice = [receipt("receipt:7", "5.00"), receipt("receipt:7", "5.00")]
+    with pytest.raises(Refused) as refused, transaction.atomic():
+        ledger.post_many(pooled, twice, by=admin, at=NOW)
+    assert (refused.value.code, refused.value.field) == ("basis_repeated", "basis")
+    assert money_snapshot() == before
+
+
 def test_a_reversal_names_what_it_reverses_and_restores_balances(
     pooled: Pilot, admin: User
 ) -> None:

@@ -13,7 +13,9 @@ import pytest
 
 from fundpilot.money import ledger
 from fundpilot.money.actions.payments import run_payments
+from fundpilot.money.due import split
 from fundpilot.money.models import Entry, PaymentRun, Transaction
+from fundpilot.rules.errors import Refused
 from tests.money.payment_fixtures import (
     APRIL,
     MARCH,
@@ -92,6 +94,20 @@ def test_full_month_proration_pays_the_level_held_on_the_last_covered_day(
     assert pmpm_of(world.pilot, "B-0001") == SL2
     assert pmpm_of(world.pilot, "B-0002") == SL1
     assert result.total == SL2 + SL1
+
+
+def test_a_payment_type_without_a_payer_split_is_refused(admin, provider, other_provider):
+    # a rulebook paying service levels must name the payers (the pilot is refused) …
+    document = blended_document().replace(
+        'pmpm = [{ payer = "php", use = "care_management", share = 100 }]', "pmpm = []"
+    )
+    with pytest.raises(Refused) as invalid:
+        blended_world(admin, provider, other_provider, document=document)
+    assert invalid.value.code == "rulebook_invalid" and "payment_split.pmpm" in str(invalid.value)
+    # … and the split itself refuses to charge nobody
+    with pytest.raises(Refused) as refused:
+        split(Decimal("145.00"), (), "pmpm")
+    assert refused.value.code == "no_payer_split"
 
 
 def test_pmpm_split_between_uses_sums_exactly(admin, provider, other_provider):

@@ -137,6 +137,24 @@ def test_a_refused_page_form_re_renders_with_the_reason_and_writes_nothing(
     assert money_snapshot() == before
 
 
+def test_a_proposal_naming_no_such_investigation_is_refused_on_the_page(books, money_staff, clock):
+    before = money_snapshot()
+    response = _client(money_staff["po-finance"]).post(
+        f"{PAGES}/reallocations/propose/",
+        {
+            "payer": "fund",
+            "from_use": "transport",
+            "to_use": "milestones",
+            "amount": "10.00",
+            "reason": "walk",
+            "investigation": "999999",
+        },
+    )
+    assert response.status_code == 422
+    assert "no such investigation (unknown_investigation)" in response.content.decode()
+    assert money_snapshot() == before
+
+
 def test_the_run_page_reconciles_and_redirects_to_the_month(books, money_staff, clock):
     response = _client(money_staff["po-finance"]).post(
         f"{PAGES}/reconciliation/run/", {"month": "2026-03"}

@@ -152,6 +152,16 @@ def test_central_validation_answers_422_through_the_api(
     assert money_snapshot() == before
 
 
+def test_an_unknown_payee_is_refused_through_the_api(pooled: Pilot, staff: dict[str, User]) -> None:
+    frontline = client_for(staff["rs-frontline"])
+    before = money_snapshot()
+    body = {"payer": "fund", "use": "transport", "amount": "10.00", "payee": "nowhere"}
+    status, error = post(frontline, f"{API}/spend-requests", body | {"purpose": "bus pass"})
+    assert (status, error["code"], error["field"]) == (422, "unknown_payee", "payee")
+    assert "nowhere" in error["message"]
+    assert money_snapshot() == before
+
+
 def test_payer_representatives_see_only_their_payers_requests(
     pooled: Pilot, staff: dict[str, User]
 ) -> None:
