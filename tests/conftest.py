@@ -12,7 +12,7 @@ from django.db.models import Model
 
 from fundpilot.audit import append_only
 from fundpilot.pilots import actions
-from fundpilot.pilots.models import Organisation, Pilot, User
+from fundpilot.pilots.models import Organisation, Pilot, RulebookVersion, User
 from fundpilot.rules.vocabulary import OrgKind, Role
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -68,6 +68,28 @@ def make_person(
     if role is not None:
         actions.grant_role(user=user, role=role, pilot=pilot, by=admin, at=NOW)
     return User.objects.get(pk=user.pk)
+
+
+def second_admin(admin: User) -> User:
+    """Another administrator of the first one's office: the second person a rulebook
+    amendment needs (made once per test database)."""
+    found = User.objects.filter(username="admin2").first()
+    return found or make_person("admin2", admin.organisation, admin, Role.ADMINISTRATOR)
+
+
+@pytest.fixture
+def admin2(admin: User) -> User:
+    return second_admin(admin)
+
+
+def amend(
+    pilot: Pilot, document: str, reason: str, *, by: User, approver: User, at: datetime = NOW
+) -> RulebookVersion:
+    """Amend a rulebook as people do: `by` proposes, `approver` approves."""
+    proposal = actions.propose_rulebook(pilot=pilot, document=document, reason=reason, by=by, at=at)
+    version = actions.approve_rulebook(proposal=proposal, by=approver, at=at).version
+    assert version is not None
+    return version
 
 
 def organisation(code: str, kind: OrgKind, admin: User) -> Organisation:

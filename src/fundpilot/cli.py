@@ -118,6 +118,48 @@ def pilot_create(file: Path, by: ByOpt, as_json: JsonOpt = False) -> None:
     emit(result) if as_json else out.print(f"created pilot {pilot.slug}: {pilot.name}")
 
 
+ProposalArg = Annotated[int, typer.Argument(help="The proposal's number.")]
+
+
+def _proposal_named(pilot: Any, number: int, user: Any) -> Any:
+    """The pilot's proposal, once the user may read its rulebook."""
+    require(user, "rulebook.view", pilot)
+    found = pilot.proposals.filter(pk=number).first()
+    if found is None:
+        fail(f"no rulebook proposal {number} in pilot {pilot.slug}")
+    return found
+
+
+def _print_proposal(proposal: Any, as_json: bool, text_diff: bool = False) -> None:
+    from fundpilot.pilots import queries
+
+    row = {
+        "pilot": proposal.pilot.slug,
+        "proposal": proposal.pk,
+        "status": proposal.status,
+        "base_version": proposal.base.number,
+        "stale": proposal.stale,
+        "proposed_by": proposal.proposed_by.username,
+        "reason": proposal.reason,
+        "changes": proposal.changes,
+        "rulebook_version": proposal.version.number if proposal.version else None,
+    }
+    if text_diff:
+        row["text_diff"] = queries.document_diff(proposal)
+    if as_json:
+        emit(row)
+        return
+    stale = " (stale: its base is no longer in force)" if proposal.stale else ""
+    out.print(
+        f"{row['pilot']}: proposal {proposal.pk} against version {row['base_version']}, "
+        f"{proposal.status}{stale}, by {row['proposed_by']}: {proposal.reason}",
+        markup=False,
+        highlight=False,
+    )
+    for line in [*proposal.changes, *row.get("text_diff", [])]:
+        out.print(f"  {line}", markup=False, highlight=False)
+
+
 @pilot_app.command("amend")
 def pilot_amend(
     pilot: str,
@@ -126,7 +168,7 @@ def pilot_amend(
     by: ByOpt,
     as_json: JsonOpt = False,
 ) -> None:
-    """Approve an amended rulebook as the pilot's next version."""
+    """Propose an amended rulebook; it takes effect when a second person approves it."""
     setup_django()
     from django.utils import timezone
 
@@ -134,7 +176,7 @@ def pilot_amend(
 
     document = read_text(file)
     try:
-        version = actions.amend_rulebook(
+        proposal = actions.propose_rulebook(
             pilot=pilot_named(pilot),
             document=document,
             reason=reason,
@@ -143,12 +185,130 @@ def pilot_amend(
         )
     except Refused as exc:
         refused(exc)
+    _print_proposal(proposal, as_json)
+    if not as_json:
+        out.print(
+            f"another administrator or the executive sponsor approves it: "
+            f"fundpilot pilot approve {pilot} {proposal.pk} --by USER",
+            markup=False,
+            highlight=False,
+        )
+
+
+@pilot_app.command("proposals")
+def pilot_proposals(
+    pilot: str,
+    by: ByOpt,
+    status: Annotated[str, typer.Option(help="open, approved, rejected or withdrawn")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Rulebook amendment proposals, newest first."""
+    setup_django()
+    from fundpilot.pilots import queries
+
+    found = pilot_named(pilot)
+    require(user_named(by), "rulebook.view", found)
+    rows = list(queries.proposals(found, status or None))
     if as_json:
-        emit({"pilot": pilot, "rulebook_version": version.number, "changes": version.changes})
+        emit(
+            [
+                {
+                    "proposal": p.pk,
+                    "status": p.status,
+                    "base_version": p.base.number,
+                    "stale": p.stale,
+                    "proposed_by": p.proposed_by.username,
+                    "reason": p.reason,
+                    "changes": len(p.changes),
+                }
+                for p in rows
+            ]
+        )
         return
-    out.print(f"{pilot}: rulebook version {version.number} approved")
-    for line in version.changes:
-        out.print(f"  {line}", markup=False, highlight=False)
+    table = Table("proposal", "status", "against", "by", "changes", "reason")
+    for p in rows:
+        state = f"{p.status} (stale)" if p.stale else p.status
+        table.add_row(
+            str(p.pk),
+            state,
+            f"v{p.base.number}",
+            p.proposed_by.username,
+            str(len(p.changes)),
+            p.reason,
+        )
+    out.print(table)
+
+
+@pilot_app.command("proposal")
+def pilot_proposal(pilot: str, proposal: ProposalArg, by: ByOpt, as_json: JsonOpt = False) -> None:
+    """One proposal with its diff: rule by rule, then the TOML line by line."""
+    setup_django()
+    _print_proposal(_proposal_named(pilot_named(pilot), proposal, user_named(by)), as_json, True)
+
+
+@pilot_app.command("approve")
+def pilot_approve(pilot: str, proposal: ProposalArg, by: ByOpt, as_json: JsonOpt = False) -> None:
+    """Approve someone else's proposal: it becomes the pilot's next rulebook version."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.pilots import actions
+
+    user = user_named(by)
+    found = _proposal_named(pilot_named(pilot), proposal, user)
+    try:
+        done = actions.approve_rulebook(proposal=found, by=user, at=timezone.now())
+    except Refused as exc:
+        refused(exc)
+    _print_proposal(done, as_json)
+    if not as_json:
+        out.print(f"{pilot}: rulebook version {done.version.number} approved and in force")
+
+
+@pilot_app.command("reject")
+def pilot_reject(
+    pilot: str,
+    proposal: ProposalArg,
+    reason: Annotated[str, typer.Option()],
+    by: ByOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject someone else's proposal, saying why."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.pilots import actions
+
+    user = user_named(by)
+    found = _proposal_named(pilot_named(pilot), proposal, user)
+    try:
+        done = actions.reject_rulebook(proposal=found, reason=reason, by=user, at=timezone.now())
+    except Refused as exc:
+        refused(exc)
+    _print_proposal(done, as_json)
+
+
+@pilot_app.command("withdraw")
+def pilot_withdraw(
+    pilot: str,
+    proposal: ProposalArg,
+    by: ByOpt,
+    reason: Annotated[str, typer.Option()] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Withdraw your own open proposal."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.pilots import actions
+
+    user = user_named(by)
+    found = _proposal_named(pilot_named(pilot), proposal, user)
+    try:
+        done = actions.withdraw_rulebook(proposal=found, reason=reason, by=user, at=timezone.now())
+    except Refused as exc:
+        refused(exc)
+    _print_proposal(done, as_json)
 
 
 @pilot_app.command("list")

@@ -22,6 +22,12 @@ urlpatterns = [
         views.rulebook_download,
         name="rulebook-download",
     ),
+    path("pilots/<slug:pilot>/rulebook/propose/", views.rulebook_propose, name="rulebook-propose"),
+    path(
+        "pilots/<slug:pilot>/rulebook/proposals/<int:proposal_id>/",
+        views.rulebook_proposal,
+        name="rulebook-proposal",
+    ),
     path("pilots/<slug:pilot>/audit/", views.audit_page, name="audit"),
     path("pilots/<slug:pilot>/audit/verify/", views.audit_verify, name="audit-verify"),
     path("pilots/<slug:pilot>/", include("fundpilot.participants.urls")),

@@ -27,7 +27,7 @@ from fundpilot.pilots import actions
 from fundpilot.pilots.models import Pilot, User
 from fundpilot.rules.vocabulary import OrgKind, Role
 from tests.claims.claim_fixtures import upload
-from tests.conftest import NOW, example, make_person, organisation
+from tests.conftest import NOW, amend, example, make_person, organisation, second_admin
 
 STEP = timedelta(minutes=1)
 # What the amendment adds to discharge-2026 so that referrals can be received.
@@ -57,12 +57,12 @@ def receiving_referrals(
     """discharge-2026, amended so referrals can be received, with the riverbend-home
     provider's enrollment manager and activation approver (added to `contract_staff`
     under their roles). Test modules wrap it in a `live_pilot` fixture."""
-    actions.amend_rulebook(
-        pilot=contract_pilot,
-        document=live_document(),
-        reason="receive referrals so live use is measured",
+    amend(
+        contract_pilot,
+        live_document(),
+        "receive referrals so live use is measured",
         by=admin,
-        at=NOW,
+        approver=second_admin(admin),
     )
     home = organisation("riverbend-home", OrgKind.PROVIDER, admin)
     actions.add_party(pilot=contract_pilot, organisation=home, by=admin, at=NOW)

@@ -16,7 +16,6 @@ from fundpilot.audit.models import AuditRecord
 from fundpilot.claims.actions.contract import draft_contract_claim, submit_contract_claim
 from fundpilot.claims.actions.verification import checklist_for, verify_claim
 from fundpilot.claims.models import Claim, Verification
-from fundpilot.pilots import actions
 from fundpilot.pilots.models import Pilot, User
 from fundpilot.rules.errors import NotPermitted
 from fundpilot.rules.vocabulary import Role
@@ -28,7 +27,7 @@ from tests.claims.claim_fixtures import (
     submitted_claim,
     upload,
 )
-from tests.conftest import example
+from tests.conftest import amend, example, second_admin
 
 SUBMITTED = datetime(2026, 3, 10, 17, tzinfo=UTC)  # Tuesday 10 March, 10:00 in Oregon
 ON_TIME = datetime(2026, 3, 12, 18, tzinfo=UTC)  # Thursday 12 March
@@ -77,7 +76,7 @@ def make_t1_proportional(pilot: Pilot, admin: User, at: datetime) -> None:
         'partial_release = "proportional"\nminimum_criteria_met = 2',
         1,
     )
-    actions.amend_rulebook(pilot=pilot, document=document, reason="partial T1", by=admin, at=at)
+    amend(pilot, document, "partial T1", by=admin, approver=second_admin(admin), at=at)
 
 
 # --- participant claims ---------------------------------------------------------------

@@ -23,6 +23,7 @@ from fundpilot.rules.errors import NotPermitted, Refused
 from fundpilot.rules.vocabulary import Role
 from tests.claims.conftest import verification_body, verifier
 from tests.claims.sampling_fixtures import AUDITED, DRAWN, enrol, pay, recovery_pilot
+from tests.conftest import amend, second_admin
 from tests.money.conftest import money_snapshot
 from tests.money.payment_fixtures import MARCH, RUN_AT, fund
 from tests.participants.conftest import payer_org, register, staff
@@ -222,11 +223,9 @@ def test_months_before_the_pilot_or_in_the_future_are_refused(
 
 def test_a_runner_over_the_limit_is_refused_and_nothing_is_paid(admin, staff, people):
     # given: recovery-2026 amended so finance may release at most $1,000 per payer and use
-    from fundpilot.pilots.actions import amend_rulebook
-
     pilot = people[0].pilot
     document = pilot.current.document.replace('max_amount = "250000.00"', 'max_amount = "1000.00"')
-    amend_rulebook(pilot=pilot, document=document, reason="lower limit", by=admin, at=RUN_AT)
+    amend(pilot, document, "lower limit", by=admin, approver=second_admin(admin), at=RUN_AT)
     fund(pilot, "wvch", {"recovery_milestones": "100000.00"})
     pay(people, staff)
     before = money_snapshot()

@@ -13,7 +13,7 @@ from fundpilot.participants.models import Notification, Participant, Pathway
 from fundpilot.pilots import actions
 from fundpilot.pilots.models import Organisation, Pilot, User
 from fundpilot.rules.vocabulary import Role
-from tests.conftest import NOW, example, make_person
+from tests.conftest import NOW, amend, example, make_person
 from tests.participants.care_fixtures import (
     ACTIVATED,
     admit_without_screening,
@@ -254,13 +254,14 @@ def test_the_lead_must_have_capacity_set_on_their_role(
 
 
 def test_without_a_personal_capacity_the_rulebooks_limit_for_the_role_applies(
-    pilot, activated_participant, staff, admin
+    pilot, activated_participant, staff, admin, admin2
 ):
-    actions.amend_rulebook(
-        pilot=pilot,
-        document=example("functional-recovery").replace("frontline = 25", "frontline = 1"),
-        reason="One participant per frontline lead while the pilot starts",
+    amend(
+        pilot,
+        example("functional-recovery").replace("frontline = 25", "frontline = 1"),
+        "One participant per frontline lead while the pilot starts",
         by=admin,
+        approver=admin2,
         at=RELEASED,
     )
     _release(_second(pilot, staff), staff)

@@ -9,11 +9,10 @@ import pytest
 from fundpilot.audit.models import AuditRecord
 from fundpilot.participants.actions import care, intake
 from fundpilot.participants.models import Participant, ServiceLevelRequest
-from fundpilot.pilots import actions
 from fundpilot.pilots.models import Organisation, Pilot, User
 from fundpilot.rules.errors import NotPermitted
 from fundpilot.rules.vocabulary import Role
-from tests.conftest import example, make_person
+from tests.conftest import amend, example, make_person
 from tests.participants.care_fixtures import (
     ACTIVATED,
     admit_blended,
@@ -314,28 +313,30 @@ def test_a_request_is_decided_once(member, team):
     assert_refused("already_decided", _decide, request=request, team=team, approve=False)
 
 
-def test_a_level_gone_from_the_rulebook_cannot_be_approved(blended, member, team, admin):
+def test_a_level_gone_from_the_rulebook_cannot_be_approved(blended, member, team, admin, admin2):
     request = _request(member, team)
-    actions.amend_rulebook(
-        pilot=blended,
-        document=example("blended-rate").replace('code = "SL1"', 'code = "SL0"'),
-        reason="Renumber the core level",
+    amend(
+        blended,
+        example("blended-rate").replace('code = "SL1"', 'code = "SL0"'),
+        "Renumber the core level",
         by=admin,
+        approver=admin2,
         at=REQUESTED + timedelta(hours=1),
     )
     assert_refused("unknown_service_level", _decide, request=request, team=team)
 
 
-def test_only_the_levels_authorising_role_decides(blended, member, team, admin):
+def test_only_the_levels_authorising_role_decides(blended, member, team, admin, admin2):
     request = _request(member, team)
     document = example("blended-rate").replace(
         'authorised_by = "clinical_lead"', 'authorised_by = "supervisor"', 1
     )
-    actions.amend_rulebook(
-        pilot=blended,
-        document=document,
-        reason="Supervisors authorise core care management",
+    amend(
+        blended,
+        document,
+        "Supervisors authorise core care management",
         by=admin,
+        approver=admin2,
         at=REQUESTED + timedelta(hours=1),
     )
     error = assert_refused("not_authorising_role", _decide, request=request, team=team)

@@ -63,46 +63,6 @@ def test_only_an_administrator_creates_pilots(admin, provider):
     assert _counts() == before
 
 
-def test_an_amendment_is_a_new_version_with_its_diff(pilot, admin):
-    # given
-    amended = example("functional-recovery").replace('name = "', 'name = "Amended ', 1)
-    # when
-    version = actions.amend_rulebook(
-        pilot=pilot, document=amended, reason="board minute 14", by=admin, at=NOW
-    )
-    # then
-    assert version.number == 2
-    assert version.changes  # the diff names what changed
-    assert Pilot.objects.get(pk=pilot.pk).current.number == 2
-    assert RulebookVersion.objects.get(pilot=pilot, number=1).document == example(
-        "functional-recovery"
-    )
-    record = AuditRecord.objects.filter(chain="pilot:recovery-2026").latest("seq")
-    assert (record.action, record.rulebook_version, record.payload["changes"]) == (
-        "rulebook.amend",
-        2,
-        version.changes,
-    )
-
-
-@pytest.mark.parametrize(
-    ("document", "reason", "code"),
-    [
-        ("functional-recovery", "no change", "rulebook_unchanged"),
-        ("multi-payer", "wrong pilot", "rulebook_pilot_mismatch"),
-        ("functional-recovery", "   ", "reason_required"),
-    ],
-)
-def test_amendments_are_refused_when_they_cannot_stand(pilot, admin, document, reason, code):
-    before = _counts()
-    with pytest.raises(Refused) as refused:
-        actions.amend_rulebook(
-            pilot=pilot, document=example(document), reason=reason, by=admin, at=NOW
-        )
-    assert refused.value.code == code
-    assert _counts() == before
-
-
 def test_a_role_must_fit_the_persons_organisation(pilot, admin, provider):
     person = make_person("jo", provider, admin)
     before = _counts()

@@ -70,11 +70,17 @@ def _operations() -> list[tuple[str, str, object]]:
 
 BODIES = {
     ("POST", "/api/v1/pilots"): {"document": example("multi-payer")},
-    ("POST", "/api/v1/pilots/recovery-2026/rulebook"): {
+    # The administrator proposes for real (proposal 1); their own approval and rejection
+    # are refused (self_approval), the sponsor's land on a withdrawn or decided proposal.
+    ("POST", "/api/v1/pilots/recovery-2026/rulebook/proposals"): {
         "document": example("functional-recovery").replace('name = "', 'name = "Amended ', 1),
         "reason": "walk",
     },
+    ("POST", "/api/v1/pilots/recovery-2026/rulebook/proposals/1/approve"): {},
+    ("POST", "/api/v1/pilots/recovery-2026/rulebook/proposals/1/reject"): {"reason": "walk"},
+    ("POST", "/api/v1/pilots/recovery-2026/rulebook/proposals/1/withdraw"): {"reason": "walk"},
 }
+KWARGS["proposal_id"] = 1
 P = f"/api/v1/pilots/{KWARGS['pilot']}"
 WALK_PARTICIPANT = f"{P}/participants/{KWARGS['participant_id']}"
 BODIES |= {

@@ -20,6 +20,7 @@ from fundpilot.pilots.models import (
     Organisation,
     Party,
     Pilot,
+    RulebookProposal,
     RulebookVersion,
     User,
 )
@@ -95,12 +96,14 @@ def create_pilot(*, document: str, by: User, at: datetime) -> Pilot:
     return pilot
 
 
-def amend_rulebook(
+def propose_rulebook(
     *, pilot: Pilot, document: str, reason: str, by: User, at: datetime
-) -> RulebookVersion:
-    """Approve a new rulebook version; the old one stays, and the diff is recorded."""
-    role = policy.require(by, "rulebook.amend", pilot)
-    if not reason.strip():
+) -> RulebookProposal:
+    """Propose a new rulebook version against the one in force; the diff is recorded
+    for the second person who approves it (two-person rule)."""
+    role = policy.require(by, "rulebook.propose", pilot)
+    reason = reason.strip()
+    if not reason:
         raise Refused("reason_required", "say why the rulebook is amended", "reason")
     new = _parse(document)
     if new.pilot.id != pilot.slug:
@@ -109,38 +112,150 @@ def amend_rulebook(
             f"the rulebook is for pilot '{new.pilot.id}', not '{pilot.slug}'",
             "pilot.id",
         )
+    base = pilot.current
+    changes = diff_rulebooks(base.rulebook, new)
+    if not changes:
+        raise Refused("rulebook_unchanged", "the new rulebook states the same rules", "document")
     with transaction.atomic(durable=True):
-        current = RulebookVersion.objects.select_for_update().filter(pilot=pilot).latest("number")
-        changes = diff_rulebooks(current.rulebook, new)
-        if not changes:
-            raise Refused(
-                "rulebook_unchanged", "the new rulebook states the same rules", "document"
-            )
-        version = RulebookVersion.objects.create(
+        proposal = RulebookProposal.objects.create(
             pilot=pilot,
-            number=current.number + 1,
+            base=base,
             document=document,
             sha256=_sha256(document),
-            approved_by=by,
-            approved_at=at,
-            reason=reason.strip(),
+            reason=reason,
             changes=changes,
+            proposed_by=by,
+            proposed_at=at,
         )
         log.append(
             chain=log.pilot_chain(pilot.slug),
             actor=actor(by, role),
-            action="rulebook.amend",
+            action="rulebook.propose",
+            subject=f"rulebook-proposal:{proposal.pk}",
+            at=at,
+            rulebook_version=base.number,
+            payload={"rulebook_sha256": proposal.sha256, "reason": reason, "changes": changes},
+        )
+    return proposal
+
+
+def _open(proposal: RulebookProposal) -> None:
+    if proposal.status != RulebookProposal.OPEN:
+        raise Refused(
+            "proposal_closed", f"proposal {proposal.pk} is already {proposal.status}", "proposal"
+        )
+
+
+def _not_own(proposal: RulebookProposal, by: User) -> None:
+    if proposal.proposed_by_id == by.pk:
+        raise Refused(
+            "self_approval",
+            "a rulebook amendment needs a second person: another administrator or the "
+            "pilot's executive sponsor decides it",
+            "by",
+        )
+
+
+def _fresh(proposal: RulebookProposal, current: RulebookVersion) -> None:
+    if proposal.base_id != current.pk:
+        raise Refused(
+            "proposal_stale",
+            f"proposal {proposal.pk} amends version {proposal.base.number}, but version "
+            f"{current.number} is in force now; propose it again against version "
+            f"{current.number}",
+            "proposal",
+        )
+
+
+def approve_rulebook(*, proposal: RulebookProposal, by: User, at: datetime) -> RulebookProposal:
+    """Approve someone else's proposal: it becomes the pilot's next version, the old one
+    stays, and the diff is recorded. Refused if another version came into force since."""
+    pilot = proposal.pilot
+    role = policy.require(by, "rulebook.approve", pilot)
+    _open(proposal)
+    _not_own(proposal, by)
+    _fresh(proposal, pilot.current)
+    with transaction.atomic(durable=True):
+        current = RulebookVersion.objects.select_for_update().filter(pilot=pilot).latest("number")
+        locked = RulebookProposal.objects.select_for_update().get(pk=proposal.pk)
+        _open(locked)
+        _fresh(locked, current)
+        version = RulebookVersion.objects.create(
+            pilot=pilot,
+            number=current.number + 1,
+            document=locked.document,
+            sha256=locked.sha256,
+            approved_by=by,
+            approved_at=at,
+            reason=locked.reason,
+            changes=locked.changes,
+        )
+        locked.status, locked.version = RulebookProposal.APPROVED, version
+        locked.decided_by, locked.decided_at = by, at
+        locked.save(update_fields=["status", "version", "decided_by", "decided_at"])
+        log.append(
+            chain=log.pilot_chain(pilot.slug),
+            actor=actor(by, role),
+            action="rulebook.approve",
             subject=f"pilot:{pilot.slug}",
             at=at,
             rulebook_version=version.number,
             payload={
+                "proposal": locked.pk,
+                "proposed_by": locked.proposed_by.username,
                 "from_version": current.number,
                 "rulebook_sha256": version.sha256,
                 "reason": version.reason,
-                "changes": changes,
+                "changes": version.changes,
             },
         )
-    return version
+    return locked
+
+
+def _close(
+    proposal: RulebookProposal, status: str, note: str, by: User, role: Role | None, at: datetime
+) -> RulebookProposal:
+    """Reject or withdraw: the proposal closes without a version (one audit record)."""
+    with transaction.atomic(durable=True):
+        locked = RulebookProposal.objects.select_for_update().get(pk=proposal.pk)
+        _open(locked)
+        locked.status, locked.decision_note = status, note
+        locked.decided_by, locked.decided_at = by, at
+        locked.save(update_fields=["status", "decision_note", "decided_by", "decided_at"])
+        verb = "reject" if status == RulebookProposal.REJECTED else "withdraw"
+        log.append(
+            chain=log.pilot_chain(locked.pilot.slug),
+            actor=actor(by, role),
+            action=f"rulebook.{verb}",
+            subject=f"rulebook-proposal:{locked.pk}",
+            at=at,
+            rulebook_version=locked.pilot.current.number,
+            payload={"reason": note, "base_version": locked.base.number},
+        )
+    return locked
+
+
+def reject_rulebook(
+    *, proposal: RulebookProposal, reason: str, by: User, at: datetime
+) -> RulebookProposal:
+    """Someone who may approve it turns the proposal down, saying why."""
+    role = policy.require(by, "rulebook.approve", proposal.pilot)
+    _open(proposal)
+    _not_own(proposal, by)
+    if not reason.strip():
+        raise Refused("reason_required", "say why the amendment is rejected", "reason")
+    return _close(proposal, RulebookProposal.REJECTED, reason.strip(), by, role, at)
+
+
+def withdraw_rulebook(
+    *, proposal: RulebookProposal, reason: str = "", by: User, at: datetime
+) -> RulebookProposal:
+    """The proposer takes their proposal back (e.g. to propose it again on a newer base)."""
+    role = policy.require(by, "rulebook.propose", proposal.pilot)
+    _open(proposal)
+    if proposal.proposed_by_id != by.pk:
+        raise Refused("not_proposer", "only the proposer withdraws a proposal", "by")
+    return _close(proposal, RulebookProposal.WITHDRAWN, reason.strip(), by, role, at)
 
 
 def create_organisation(

@@ -3,14 +3,16 @@
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
+from pydantic import Field
 
 from fundpilot.audit import log
 from fundpilot.audit.models import AuditRecord
 from fundpilot.pilots import actions, policy, queries
 from fundpilot.pilots.access import permission, pilot_for
+from fundpilot.pilots.models import RulebookProposal
 from fundpilot.rules.errors import Refused
 
 router = Router(tags=["pilots"])
@@ -159,18 +161,143 @@ def list_versions(request: HttpRequest, pilot: str) -> list[dict[str, Any]]:
     return [_version_out(v) for v in queries.versions(p)]
 
 
+class ProposalOut(Schema):
+    id: int
+    status: str = Field(description="open, approved, rejected or withdrawn")
+    base_version: int = Field(description="the version it amends")
+    stale: bool = Field(description="open, but its base is no longer in force: propose again")
+    reason: str
+    changes: list[str] = Field(description="what changes, rule by rule")
+    sha256: str
+    proposed_by: str
+    proposed_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str
+    version: int | None = Field(description="the version it became, once approved")
+
+
+class ProposalDetail(ProposalOut):
+    document: str
+    text_diff: list[str] = Field(description="unified diff of the TOML against the base")
+
+
+class Decline(Schema):
+    reason: str
+
+
+class Withdrawal(Schema):
+    reason: str = ""
+
+
+def _proposal_out(p: RulebookProposal) -> dict[str, Any]:
+    return {
+        "id": p.pk,
+        "status": p.status,
+        "base_version": p.base.number,
+        "stale": p.stale,
+        "reason": p.reason,
+        "changes": p.changes,
+        "sha256": p.sha256,
+        "proposed_by": p.proposed_by.username,
+        "proposed_at": p.proposed_at,
+        "decided_by": p.decided_by.username if p.decided_by else None,
+        "decided_at": p.decided_at,
+        "decision_note": p.decision_note,
+        "version": p.version.number if p.version else None,
+    }
+
+
+def _proposal(request: HttpRequest, pilot: str, proposal_id: int, perm: str) -> RulebookProposal:
+    """The policy first (403), then the proposal (404)."""
+    p, _ = pilot_for(request.auth, pilot, perm)
+    found = queries.proposals(p).filter(pk=proposal_id).first()
+    if found is None:
+        raise Http404(f"no rulebook proposal {proposal_id}")
+    return found
+
+
 @router.post(
-    "/{pilot}/rulebook",
-    response={201: VersionOut, **E},
-    summary="Approve an amended rulebook (a new version)",
+    "/{pilot}/rulebook/proposals",
+    response={201: ProposalOut, **E},
+    summary="Propose an amended rulebook; a second person approves it",
 )
-@permission("rulebook.amend")
-def amend_rulebook(request: HttpRequest, pilot: str, body: Amendment) -> Status[Any]:
-    p, _ = pilot_for(request.auth, pilot, "rulebook.amend")
-    v = actions.amend_rulebook(
+@permission("rulebook.propose")
+def propose_rulebook(request: HttpRequest, pilot: str, body: Amendment) -> Status[Any]:
+    p, _ = pilot_for(request.auth, pilot, "rulebook.propose")
+    made = actions.propose_rulebook(
         pilot=p, document=body.document, reason=body.reason, by=request.auth, at=timezone.now()
     )
-    return Status(201, _version_out(v))
+    return Status(201, _proposal_out(made))
+
+
+@router.get(
+    "/{pilot}/rulebook/proposals",
+    response={200: list[ProposalOut], **E},
+    summary="Rulebook amendment proposals, newest first",
+)
+@permission("rulebook.view")
+def list_proposals(request: HttpRequest, pilot: str, status: str = "") -> list[dict[str, Any]]:
+    p, _ = pilot_for(request.auth, pilot, "rulebook.view")
+    return [_proposal_out(r) for r in queries.proposals(p, status or None)]
+
+
+@router.get(
+    "/{pilot}/rulebook/proposals/{proposal_id}",
+    response={200: ProposalDetail, **E},
+    summary="One proposal with its diff: rule by rule and line by line",
+)
+@permission("rulebook.view")
+def get_proposal(request: HttpRequest, pilot: str, proposal_id: int) -> dict[str, Any]:
+    found = _proposal(request, pilot, proposal_id, "rulebook.view")
+    return _proposal_out(found) | {
+        "document": found.document,
+        "text_diff": queries.document_diff(found),
+    }
+
+
+@router.post(
+    "/{pilot}/rulebook/proposals/{proposal_id}/approve",
+    response={200: ProposalOut, **E},
+    summary="Approve someone else's proposal: it becomes the version in force",
+)
+@permission("rulebook.approve")
+def approve_proposal(request: HttpRequest, pilot: str, proposal_id: int) -> dict[str, Any]:
+    found = _proposal(request, pilot, proposal_id, "rulebook.approve")
+    done = actions.approve_rulebook(proposal=found, by=request.auth, at=timezone.now())
+    return _proposal_out(done)
+
+
+@router.post(
+    "/{pilot}/rulebook/proposals/{proposal_id}/reject",
+    response={200: ProposalOut, **E},
+    summary="Reject someone else's proposal, saying why",
+)
+@permission("rulebook.approve")
+def reject_proposal(
+    request: HttpRequest, pilot: str, proposal_id: int, body: Decline
+) -> dict[str, Any]:
+    found = _proposal(request, pilot, proposal_id, "rulebook.approve")
+    done = actions.reject_rulebook(
+        proposal=found, reason=body.reason, by=request.auth, at=timezone.now()
+    )
+    return _proposal_out(done)
+
+
+@router.post(
+    "/{pilot}/rulebook/proposals/{proposal_id}/withdraw",
+    response={200: ProposalOut, **E},
+    summary="Withdraw your own open proposal",
+)
+@permission("rulebook.propose")
+def withdraw_proposal(
+    request: HttpRequest, pilot: str, proposal_id: int, body: Withdrawal
+) -> dict[str, Any]:
+    found = _proposal(request, pilot, proposal_id, "rulebook.propose")
+    done = actions.withdraw_rulebook(
+        proposal=found, reason=body.reason, by=request.auth, at=timezone.now()
+    )
+    return _proposal_out(done)
 
 
 @router.get(

@@ -84,6 +84,38 @@ class RulebookVersion(models.Model):
         return parsed
 
 
+class RulebookProposal(models.Model):
+    """A rulebook amendment one administrator proposes against the version then in force;
+    it becomes a version only when a second person (another administrator or the pilot's
+    executive sponsor) approves it. Several may be open; approving one makes the others
+    stale (their base is no longer current), and a stale one is proposed again."""
+
+    OPEN, APPROVED, REJECTED, WITHDRAWN = "open", "approved", "rejected", "withdrawn"
+    pilot = models.ForeignKey(Pilot, on_delete=models.PROTECT, related_name="proposals")
+    base = models.ForeignKey(RulebookVersion, on_delete=models.PROTECT, related_name="+")
+    document = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    reason = models.TextField()
+    changes = models.JSONField(default=list)
+    status = models.CharField(max_length=20, default=OPEN)
+    proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField()
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
+    decided_at = models.DateTimeField(null=True)
+    decision_note = models.TextField(blank=True)
+    version = models.OneToOneField(
+        RulebookVersion, on_delete=models.PROTECT, null=True, related_name="proposal"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.pilot.slug} proposal {self.pk} ({self.status})"
+
+    @property
+    def stale(self) -> bool:
+        """Open, but another version came into force since it was proposed."""
+        return self.status == self.OPEN and self.base_id != self.pilot.current.pk
+
+
 class Party(models.Model):
     """An organisation taking part in a pilot; a payer party names its rulebook payer."""
 

@@ -80,7 +80,9 @@ PILOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.view": OVERSIGHT,
     "audit.verify": OVERSIGHT,
     "audit.checkpoint": frozenset({Role.ADMINISTRATOR}),
-    "rulebook.amend": frozenset({Role.ADMINISTRATOR}),
+    # Two-person rule: one administrator proposes, a different one or the sponsor approves.
+    "rulebook.propose": frozenset({Role.ADMINISTRATOR}),
+    "rulebook.approve": frozenset({Role.ADMINISTRATOR, Role.EXECUTIVE_SPONSOR}),
     "party.manage": frozenset({Role.ADMINISTRATOR}),
     "role.grant": frozenset({Role.ADMINISTRATOR}),
     # Participant lifecycle (C1–C6)

@@ -1,14 +1,39 @@
 """Read models for pilot pages, the API and the CLI."""
 
+import difflib
+
 from django.db.models import QuerySet
 
 from fundpilot.audit import log
 from fundpilot.audit.models import AuditRecord
-from fundpilot.pilots.models import Party, Pilot, RulebookVersion
+from fundpilot.pilots.models import Party, Pilot, RulebookProposal, RulebookVersion
 
 
 def versions(pilot: Pilot) -> QuerySet[RulebookVersion]:
     return pilot.versions.select_related("approved_by").order_by("-number")
+
+
+def proposals(pilot: Pilot, status: str | None = None) -> QuerySet[RulebookProposal]:
+    """Rulebook amendment proposals, newest first; `status` narrows (e.g. "open")."""
+    rows = pilot.proposals.select_related("base", "proposed_by", "decided_by", "version")
+    if status:
+        rows = rows.filter(status=status)
+    return rows.order_by("-proposed_at", "-pk")
+
+
+def document_diff(proposal: RulebookProposal) -> list[str]:
+    """The proposal's document against its base version's, as a unified text diff; the
+    rule-by-rule changes say what it means, this shows the exact lines."""
+    base = proposal.base
+    return list(
+        difflib.unified_diff(
+            base.document.splitlines(),
+            proposal.document.splitlines(),
+            f"v{base.number}.toml",
+            f"proposal-{proposal.pk}.toml",
+            lineterm="",
+        )
+    )
 
 
 def parties(pilot: Pilot) -> QuerySet[Party]:

@@ -2,15 +2,20 @@
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from fundpilot.audit import log
 from fundpilot.participants import queries as participant_queries
-from fundpilot.pilots import policy, queries
+from fundpilot.pilots import actions, policy, queries
 from fundpilot.pilots.access import page, pilot_context
+from fundpilot.pilots.models import Pilot, RulebookProposal
+from fundpilot.rules.errors import NotPermitted, Refused
 
 # (control, what is due, rulebook field, unit) — the clocks every work queue runs on.
 DEADLINES = [
@@ -97,8 +102,100 @@ def rulebook_page(request: HttpRequest, pilot: Any) -> HttpResponse:
         "versions": versions,
         "rulebook": rulebook,
         "milestones": milestones,
+        "proposals": queries.proposals(pilot, RulebookProposal.OPEN),
+        "may_propose": policy.allowed(request.user, "rulebook.propose", pilot),
     }
     return render(request, "web/rulebook.html", context)
+
+
+class ProposeForm(forms.Form):
+    document = forms.CharField(
+        label="Amended rulebook (TOML)",
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "spellcheck": "false"}),
+        strip=False,
+        help_text="Starts as the version in force: edit it, or paste the amended file.",
+    )
+    reason = forms.CharField(label="Why (e.g. the board minute)", max_length=500)
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[(d, d) for d in ("approve", "reject", "withdraw")])
+    reason = forms.CharField(required=False, max_length=500)
+
+
+def _proposal_url(pilot: Pilot, proposal: RulebookProposal) -> str:
+    return reverse("rulebook-proposal", kwargs={"pilot": pilot.slug, "proposal_id": proposal.pk})
+
+
+@require_http_methods(["GET", "POST"])
+@page("rulebook.propose")
+def rulebook_propose(request: HttpRequest, pilot: Pilot) -> HttpResponse:
+    """An administrator proposes an amendment; it waits for a second person."""
+    form = ProposeForm(request.POST or None, initial={"document": pilot.current.document})
+    if request.method == "POST" and form.is_valid():
+        try:
+            proposal = actions.propose_rulebook(
+                pilot=pilot, by=request.user, at=timezone.now(), **form.cleaned_data
+            )
+        except Refused as exc:
+            field = exc.field if exc.field in form.fields else "document"
+            form.add_error(field, f"{exc.message} ({exc.code})")
+        else:
+            messages.success(request, f"Proposal {proposal.pk} waits for a second person.")
+            return redirect(_proposal_url(pilot, proposal))
+    context = pilot_context(request, pilot, "rulebook") | {"form": form}
+    status = 422 if form.errors else 200
+    return render(request, "web/rulebook_propose.html", context, status=status)
+
+
+# Which permission each decision on a proposal needs, and its action.
+DECISIONS = {
+    "approve": ("rulebook.approve", actions.approve_rulebook),
+    "reject": ("rulebook.approve", actions.reject_rulebook),
+    "withdraw": ("rulebook.propose", actions.withdraw_rulebook),
+}
+
+
+@require_http_methods(["GET", "POST"])
+@page("rulebook.view")
+def rulebook_proposal(request: HttpRequest, pilot: Pilot, proposal_id: int) -> HttpResponse:
+    """One proposal with its diff, rule by rule and line by line; the second person
+    approves or rejects it here, the proposer may withdraw it."""
+    proposal = queries.proposals(pilot).filter(pk=proposal_id).first()
+    if proposal is None:
+        raise Http404(f"no rulebook proposal {proposal_id}")
+    error = None
+    if request.method == "POST":
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            error = Refused("invalid_decision", "choose approve, reject or withdraw", "decision")
+        else:
+            decision = form.cleaned_data["decision"]
+            perm, act = DECISIONS[decision]
+            policy.require(request.user, perm, pilot)
+            extra = {} if decision == "approve" else {"reason": form.cleaned_data["reason"]}
+            try:
+                act(proposal=proposal, by=request.user, at=timezone.now(), **extra)
+            except NotPermitted:
+                raise
+            except Refused as exc:
+                error = exc
+            else:
+                messages.success(request, f"Proposal {proposal.pk}: {decision} recorded.")
+                return redirect(_proposal_url(pilot, proposal))
+    user = request.user
+    own = proposal.proposed_by_id == user.pk
+    is_open = proposal.status == RulebookProposal.OPEN
+    context = pilot_context(request, pilot, "rulebook") | {
+        "proposal": proposal,
+        "text_diff": queries.document_diff(proposal),
+        "current": pilot.current,
+        "may_decide": is_open and not own and policy.allowed(user, "rulebook.approve", pilot),
+        "may_withdraw": is_open and own and policy.allowed(user, "rulebook.propose", pilot),
+        "error": error,
+    }
+    status = 422 if error else 200
+    return render(request, "web/rulebook_proposal.html", context, status=status)
 
 
 @require_GET
