@@ -187,12 +187,9 @@ def pilot_amend(
         refused(exc)
     _print_proposal(proposal, as_json)
     if not as_json:
-        out.print(
-            f"another administrator or the executive sponsor approves it: "
-            f"fundpilot pilot approve {pilot} {proposal.pk} --by USER",
-            markup=False,
-            highlight=False,
-        )
+        out.print("it waits for another administrator or the executive sponsor to approve it:")
+        command = f"  fundpilot pilot approve {pilot} {proposal.pk} --by USER"
+        out.print(command, markup=False, highlight=False, soft_wrap=True)
 
 
 @pilot_app.command("proposals")
