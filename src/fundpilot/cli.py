@@ -413,6 +413,31 @@ def audit_checkpoint(
         )
 
 
+# --- logins -------------------------------------------------------------------------------
+
+
+@app.command("unlock")
+def unlock(
+    username: Annotated[str, typer.Argument(help="Whose sign-in lock to lift.")],
+    by: ByOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Lift a sign-in lock left by repeated failed logins (administrators)."""
+    setup_django()
+    from django.utils import timezone
+
+    from fundpilot.pilots.lockouts import lift_lockout
+
+    try:
+        lifted = lift_lockout(username=username, by=user_named(by), at=timezone.now())
+    except Refused as exc:
+        refused(exc)
+    if as_json:
+        emit({"username": username, "locks_lifted": lifted})
+    else:
+        out.print(f"{username}: {lifted} sign-in lock(s) lifted")
+
+
 # --- tokens -------------------------------------------------------------------------------
 
 

@@ -224,6 +224,7 @@ AXES_COOLOFF_TIME = float(os.environ.get("FUNDPILOT_LOCKOUT_HOURS", 1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "web/locked.html"
 # API tokens expire after this many days unless issued with another lifetime.
 FUNDPILOT_TOKEN_DAYS = int(os.environ.get("FUNDPILOT_TOKEN_DAYS", 90))
 OTP_TOTP_ISSUER = "fundpilot"
